@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// Host-test implementation of hv::panic: print and abort, so death tests can match the message.
+#include <cstdio>
+#include <cstdlib>
+
+#include "hv/core/check.hpp"
+
+namespace hv {
+
+[[noreturn]] void panic(const char* file, int line, const char* message) {
+    std::fprintf(stderr, "hv panic at %s:%d: %s\n", file, line, message);
+    std::abort();
+}
+
+}  // namespace hv
