@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// The hypervisor's command-line options (syntax: hv/core/cmdline.hpp; list: docs/options.md).
+#pragma once
+
+#include "hv/core/cmdline.hpp"
+#include "hv/core/result.hpp"
+#include "hv/core/types.hpp"
+
+namespace hv::boot {
+
+// Deliberate faults and hangs, to test that every fault ends the run with a register dump and
+// that the host-side timeout ends a hung machine. Harmless unless asked for.
+enum class Selftest : u8 { None, FaultUd, FaultPf, Hang };
+
+struct HvOptions {
+    bool demo = false;                 // demo: print the full boot report
+    Selftest selftest = Selftest::None;
+    u64 hvpool_bytes = 16 * MiB;       // hvpool=<size>: hypervisor pool besides the frame table
+    u64 max_cpus = 8;                  // maxcpus=<n>: pCPUs to bring up (1-8)
+};
+
+Result<void, cmdline::ParseError> parse_hv_options(cmdline::Token cmdline, HvOptions& out);
+const char* selftest_name(Selftest selftest);
+
+}  // namespace hv::boot
