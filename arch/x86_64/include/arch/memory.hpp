@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// The hypervisor's own memory: pools, frame table, the idle root page table, hypervisor frames.
+#pragma once
+
+#include "arch/pte.hpp"
+#include "hv/boot/multiboot.hpp"
+#include "hv/core/addr.hpp"
+#include "hv/core/result.hpp"
+#include "hv/mm/frame_table.hpp"
+#include "hv/mm/page_table.hpp"
+
+namespace hv::arch {
+
+// Page-table environment of the image: tables live in the hypervisor pool and are reached through
+// the directmap (through the boot alias of the first GiB until the final tables are live).
+struct HvPagingEnv {
+    u64* table(Mfn mfn);
+    Optional<Mfn> alloc_table();
+    void free_table(Mfn mfn);
+    void invalidate(Vaddr va, mm::Level level);
+};
+using HvPageTable = mm::PageTable<X86PteFormat, HvPagingEnv>;
+
+struct MemorySummary {
+    mm::Range hypervisor_pool;
+    u64 domain_pool_bytes;
+    u64 frame_count;
+    u64 frame_table_bytes;
+    Mfn idle_root;
+};
+
+// Builds the frame table, both pools and the idle root table, then switches to it.
+// Boot stops with a message (returned) when memory is too small or too fragmented.
+Result<void, const char*> memory_init(const boot::BootInfo& boot, u64 hypervisor_pool_bytes, unsigned cpu_count);
+const MemorySummary& memory_summary();
+mm::FrameAllocator& frame_allocator();
+HvPagingEnv& paging_env();
+
+// Maps device memory (uncached, not executable) in the vmap region; returns its VA.
+// Boot stops if the vmap region or the pool is exhausted: both are sized for far more.
+u64 map_mmio(Maddr maddr, u64 size_bytes);
+
+// The hypervisor's pointer to a hypervisor-pool frame (directmap).
+void* hv_frame_pointer(Mfn mfn);
+
+}  // namespace hv::arch

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The hypervisor's virtual layout: the one table every other file takes addresses from.
+//
+// Xen's 64-bit PV contract gives the hypervisor L4 slots 256-271 and the guest everything else.
+// Slot roles follow Xen so the ASI design maps one to one. The isolation class says who may
+// see a region: every root (Global), only the root running on that pCPU (PerCpu), the roots
+// of one domain (PerDomain), or only one vCPU's root (PerVcpu).
+//
+//   L4 slot  start               size  region       class      contents
+//   256      ffff800000000000    512G  ro_m2p       Global     guest-visible read-only M2P
+//   257      ffff808000000000    512G  (gap)                   reserved (Xen: PCI mmconfig)
+//   258      ffff810000000000    512G  linear_pt    PerVcpu    self-map of the loaded root
+//   259      ffff818000000000    512G  (gap)                   reserved (Xen: shadow linear)
+//   260      ffff820000000000    512G  perdomain    PerDomain  GDT/LDT, mapcache, per-vCPU data
+//   261      ffff828000000000    256G  m2p          Global     read-write M2P
+//            ffff82c000000000     64G  vmap         Global     MMIO mappings (LAPIC, ...)
+//            ffff82d000000000      1G  cpu_stacks   PerCpu     per-pCPU stacks and IST stacks, guarded
+//            ffff82d040000000      1G  (gap)
+//            ffff82d080000000      1G  image        Global     hypervisor text, data, bss
+//            ffff82d0c0000000     61G  (gap)
+//            ffff82e000000000    128G  frametable   Global     per-frame descriptors
+//   262-271  ffff830000000000      5T  directmap    Global     sparse: only hypervisor-pool frames
+#pragma once
+
+#include "hv/core/types.hpp"
+
+namespace hv::arch {
+
+enum class IsolationClass : u8 { Global, PerCpu, PerDomain, PerVcpu, Gap };
+
+struct Region {
+    const char* name;
+    u64 start;
+    u64 size;
+    IsolationClass isolation;
+    const char* contents;
+};
+
+inline constexpr u64 kL4SlotSize = u64{1} << 39;
+inline constexpr unsigned kHypervisorFirstSlot = 256;
+inline constexpr unsigned kHypervisorLastSlot = 271;
+
+constexpr u64 l4_slot_base(unsigned slot) {
+    const u64 va = u64{slot} << 39;
+    return slot >= 256 ? (va | 0xffff000000000000) : va;
+}
+constexpr unsigned l4_slot_of(u64 va) { return static_cast<unsigned>((va >> 39) & 511); }
+
+// The table itself: ascending, gaps included, covering slots 256-271 exactly.
+inline constexpr Region kLayout[] = {
+    {"ro_m2p", 0xffff800000000000, 512 * GiB, IsolationClass::Global, "guest-visible read-only M2P"},
+    {"(gap)", 0xffff808000000000, 512 * GiB, IsolationClass::Gap, "reserved (Xen: PCI mmconfig)"},
+    {"linear_pt", 0xffff810000000000, 512 * GiB, IsolationClass::PerVcpu, "self-map of the loaded root"},
+    {"(gap)", 0xffff818000000000, 512 * GiB, IsolationClass::Gap, "reserved (Xen: shadow linear)"},
+    {"perdomain", 0xffff820000000000, 512 * GiB, IsolationClass::PerDomain, "GDT/LDT, mapcache, per-vCPU data"},
+    {"m2p", 0xffff828000000000, 256 * GiB, IsolationClass::Global, "read-write M2P"},
+    {"vmap", 0xffff82c000000000, 64 * GiB, IsolationClass::Global, "MMIO mappings (LAPIC, ...)"},
+    {"cpu_stacks", 0xffff82d000000000, 1 * GiB, IsolationClass::PerCpu, "per-pCPU stacks, IST stacks, guards"},
+    {"(gap)", 0xffff82d040000000, 1 * GiB, IsolationClass::Gap, "unused"},
+    {"image", 0xffff82d080000000, 1 * GiB, IsolationClass::Global, "hypervisor text, data, bss"},
+    {"(gap)", 0xffff82d0c0000000, 61 * GiB, IsolationClass::Gap, "unused"},
+    {"frametable", 0xffff82e000000000, 128 * GiB, IsolationClass::Global, "per-frame descriptors"},
+    {"directmap", 0xffff830000000000, 5 * TiB, IsolationClass::Global, "sparse: hypervisor-pool frames only"},
+};
+
+// Named bases, read from the table so there is exactly one source of truth.
+constexpr const Region& region(const char* name) {
+    for (const Region& r : kLayout) {
+        const char* a = r.name;
+        const char* b = name;
+        while (*a != 0 && *a == *b) {
+            ++a;
+            ++b;
+        }
+        if (*a == 0 && *b == 0) return r;
+    }
+    return kLayout[1];  // unreachable for valid names; static_asserts below pin every name used
+}
+
+inline constexpr u64 kRoM2pBase = region("ro_m2p").start;
+inline constexpr u64 kLinearPtBase = region("linear_pt").start;
+inline constexpr u64 kPerdomainBase = region("perdomain").start;
+inline constexpr u64 kM2pBase = region("m2p").start;
+inline constexpr u64 kVmapBase = region("vmap").start;
+inline constexpr u64 kCpuStacksBase = region("cpu_stacks").start;
+inline constexpr u64 kImageBase = region("image").start;
+inline constexpr u64 kFrameTableBase = region("frametable").start;
+inline constexpr u64 kDirectmapBase = region("directmap").start;
+inline constexpr u64 kDirectmapSize = region("directmap").size;
+
+// Per-pCPU stack window inside cpu_stacks: [guard][stack 16K][guard][NMI][guard][#DF][guard][#MC].
+inline constexpr u64 kPrimaryStackSize = 16 * KiB;
+inline constexpr u64 kIstStackSize = 4 * KiB;
+inline constexpr unsigned kIstCount = 3;  // IST1 NMI, IST2 #DF, IST3 #MC
+inline constexpr u64 kCpuStackWindow = 64 * KiB;
+
+constexpr u64 cpu_primary_stack_base(unsigned cpu) { return kCpuStacksBase + cpu * kCpuStackWindow + kPageSize; }
+constexpr u64 cpu_ist_stack_base(unsigned cpu, unsigned ist_index) {
+    return cpu_primary_stack_base(cpu) + kPrimaryStackSize + kPageSize + ist_index * (kIstStackSize + kPageSize);
+}
+
+namespace layout_checks {
+constexpr bool contiguous_and_covering() {
+    u64 expect = l4_slot_base(kHypervisorFirstSlot);
+    for (const Region& r : kLayout) {
+        if (r.start != expect) return false;
+        expect += r.size;
+    }
+    return expect == l4_slot_base(kHypervisorLastSlot) + kL4SlotSize;
+}
+static_assert(contiguous_and_covering(), "layout rows must tile slots 256-271 exactly");
+static_assert(l4_slot_of(kPerdomainBase) == 260 && l4_slot_of(kLinearPtBase) == 258);
+static_assert(l4_slot_of(kImageBase) == 261 && l4_slot_of(kDirectmapBase) == 262);
+static_assert(kImageBase % GiB == 0, "the boot tables alias the first GiB at the image base");
+static_assert(cpu_ist_stack_base(0, kIstCount) <= kCpuStacksBase + kCpuStackWindow);
+}  // namespace layout_checks
+
+}  // namespace hv::arch

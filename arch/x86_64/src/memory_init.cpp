@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+// Boot-time memory setup: pools, frame table, idle root page table, and the switch to it.
+//
+// The boot tables (start.S) identity-map 4 GiB and alias the first GiB at the image base. Here we
+// pick the hypervisor pool inside that first GiB (so it is reachable before the switch), put the
+// frame table at its start, and build the idle root: image sections with their own permissions,
+// the directmap of the hypervisor pool only, the frame table, the per-pCPU stacks with guard
+// pages, and the linear self-map. Nothing below slot 256 is mapped: that space is the guests'.
+#include "arch/memory.hpp"
+
+#include <new>
+
+#include "arch/cpu.hpp"
+#include "arch/va_layout.hpp"
+#include "hv/core/check.hpp"
+#include "hv/core/console.hpp"
+
+extern "C" char __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __data_end[];
+extern "C" void* memset(void*, int, hv::usize);
+
+namespace hv::arch {
+namespace {
+
+constexpr u64 kBootAliasLimit = 1 * GiB;
+constexpr u64 kLowMemoryEnd = 1 * MiB;  // real-mode IVT, BIOS data, EBDA, AP trampoline
+constexpr mm::FrameUse kGlobalUse{mm::FrameOwner::Hypervisor, mm::FrameClass::Global, 0};
+
+u64 phys_to_virt_offset = kImageBase;  // the boot alias until the final tables are live
+bool paging_live = false;
+alignas(mm::FrameAllocator) char allocator_storage[sizeof(mm::FrameAllocator)];
+HvPagingEnv env;
+MemorySummary summary;
+
+mm::FrameAllocator& allocator() { return *reinterpret_cast<mm::FrameAllocator*>(allocator_storage); }
+
+u64 image_phys_start() { return HV_ABSOLUTE_ADDRESS(__image_phys_start); }
+u64 image_phys_end() { return HV_ABSOLUTE_ADDRESS(__image_phys_end); }
+
+// Usable RAM less what must never be handed out.
+Result<void, const char*> free_ram(const boot::BootInfo& boot, mm::RangeSet& free) {
+    free = boot.ram;
+    bool ok = free.remove({0, kLowMemoryEnd});
+    ok = ok && free.remove({image_phys_start(), image_phys_end()});
+    for (usize i = 0; i < boot.module_count; ++i)
+        ok = ok && free.remove({align_down(boot.modules[i].start, kPageSize), align_up(boot.modules[i].end, kPageSize)});
+    if (!ok) return Error{"memory map is too fragmented"};
+    return {};
+}
+
+void hand_out_frames(const boot::BootInfo& boot, const mm::RangeSet& free, mm::Range pool, u64 table_pages) {
+    mm::FrameAllocator& frames = allocator();
+    const u64 image_start = image_phys_start();
+    frames.claim(Maddr(image_start).mfn(), (image_phys_end() - image_start) >> kPageShift,
+                 kGlobalUse);
+    for (usize i = 0; i < boot.module_count; ++i) {
+        const u64 start = align_down(boot.modules[i].start, kPageSize);
+        frames.claim(Maddr(start).mfn(), (align_up(boot.modules[i].end, kPageSize) - start) >> kPageShift,
+                     mm::FrameUse{mm::FrameOwner::BootModule, mm::FrameClass::Global, static_cast<u32>(i)});
+    }
+    frames.claim(Maddr(pool.start).mfn(), table_pages, kGlobalUse);
+    const u64 pool_rest = pool.start + (table_pages << kPageShift);
+    frames.add_free(mm::Pool::Hypervisor, Maddr(pool_rest).mfn(), (pool.end - pool_rest) >> kPageShift);
+    for (usize i = 0; i < free.count(); ++i) {
+        mm::RangeSet piece;
+        (void)piece.add(free[i]);
+        (void)piece.remove(pool);  // one range minus one range never needs more than two slots
+        for (usize j = 0; j < piece.count(); ++j)
+            frames.add_free(mm::Pool::Domain, Maddr(piece[j].start).mfn(), piece[j].size() >> kPageShift);
+    }
+}
+
+Result<void, const char*> map_or_fail(HvPageTable& table, u64 va, u64 ma, u64 size, mm::Attrs attrs,
+                                      mm::PageSize granule) {
+    if (!table.map(Vaddr(va), Maddr(ma), size, attrs, granule).ok()) return Error{"cannot build the idle page tables"};
+    return {};
+}
+
+Result<void, const char*> map_image(HvPageTable& root) {
+    struct Section {
+        const char* start;
+        const char* end;
+        mm::Attrs attrs;
+    };
+    const Section sections[] = {
+        {__text_start, __text_end, {.exec = true, .global = true}},
+        {__rodata_start, __rodata_end, {.global = true}},
+        {__data_start, __data_end, {.write = true, .global = true}},
+    };
+    for (const Section& s : sections) {
+        const u64 va = reinterpret_cast<u64>(s.start);
+        HV_TRY(map_or_fail(root, va, va - kImageBase, static_cast<u64>(s.end - s.start), s.attrs, mm::PageSize::k4K));
+    }
+    return {};
+}
+
+// Primary and IST stacks of every pCPU, each between unmapped guard pages (va_layout.hpp).
+Result<void, const char*> map_cpu_stacks(HvPageTable& root, unsigned cpu_count) {
+    for (unsigned cpu = 0; cpu < cpu_count; ++cpu) {
+        const mm::FrameUse use{mm::FrameOwner::Hypervisor, mm::FrameClass::PerCpu, cpu};
+        auto map_stack = [&](u64 base, u64 size) -> Result<void, const char*> {
+            for (u64 offset = 0; offset < size; offset += kPageSize) {
+                const Optional<Mfn> frame = allocator().alloc(mm::Pool::Hypervisor, use);
+                if (!frame) return Error{"not enough memory for the pCPU stacks"};
+                memset(hv_frame_pointer(frame.value()), 0, kPageSize);
+                HV_TRY(map_or_fail(root, base + offset, frame.value().maddr().raw(), kPageSize, {.write = true},
+                                   mm::PageSize::k4K));
+            }
+            return {};
+        };
+        HV_TRY(map_stack(cpu_primary_stack_base(cpu), kPrimaryStackSize));
+        for (unsigned ist = 0; ist < kIstCount; ++ist) HV_TRY(map_stack(cpu_ist_stack_base(cpu, ist), kIstStackSize));
+    }
+    return {};
+}
+
+Result<void, const char*> build_idle_root(unsigned cpu_count) {
+    const Optional<Mfn> root_frame = env.alloc_table();
+    if (!root_frame) return Error{"not enough memory for the idle page tables"};
+    HvPageTable root(env, root_frame.value());
+    HV_TRY(map_image(root));
+    const mm::Range pool = summary.hypervisor_pool;
+    HV_TRY(map_or_fail(root, kDirectmapBase + pool.start, pool.start, pool.size(), {.write = true, .global = true},
+                       mm::PageSize::k2M));
+    HV_TRY(map_or_fail(root, kFrameTableBase, pool.start, summary.frame_table_bytes, {.write = true, .global = true},
+                       mm::PageSize::k4K));
+    HV_TRY(map_cpu_stacks(root, cpu_count));
+    // Linear self-map in slot 258: supervisor-only, never executable. [SDM 3A §4.5]
+    env.table(root.root())[l4_slot_of(kLinearPtBase)] =
+        root.root().maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;
+    summary.idle_root = root.root();
+    return {};
+}
+
+void switch_to_idle_root() {
+    write_cr4(read_cr4() | (1u << 7));  // CR4.PGE: global hypervisor mappings survive CR3 loads
+    write_cr3(summary.idle_root.maddr().raw());
+    phys_to_virt_offset = kDirectmapBase;
+    paging_live = true;
+    allocator().relocate_table(reinterpret_cast<mm::FrameInfo*>(kFrameTableBase));
+}
+
+}  // namespace
+
+void* hv_frame_pointer(Mfn mfn) { return reinterpret_cast<void*>(phys_to_virt_offset + mfn.maddr().raw()); }
+
+u64* HvPagingEnv::table(Mfn mfn) { return static_cast<u64*>(hv_frame_pointer(mfn)); }
+
+Optional<Mfn> HvPagingEnv::alloc_table() {
+    const Optional<Mfn> frame = allocator().alloc(mm::Pool::Hypervisor, kGlobalUse);
+    if (frame) memset(hv_frame_pointer(frame.value()), 0, kPageSize);
+    return frame;
+}
+
+void HvPagingEnv::free_table(Mfn mfn) { allocator().free(mfn); }
+
+void HvPagingEnv::invalidate(Vaddr va, mm::Level) {
+    if (paging_live) invlpg(va.raw());
+}
+
+Result<void, const char*> memory_init(const boot::BootInfo& boot, u64 hypervisor_pool_bytes, unsigned cpu_count) {
+    mm::RangeSet free;
+    HV_TRY(free_ram(boot, free));
+    const u64 frame_count = boot.ram_top >> kPageShift;
+    const u64 table_bytes = align_up(frame_count * sizeof(mm::FrameInfo), kPageSize);
+    const u64 pool_bytes = align_up(hypervisor_pool_bytes + table_bytes, 2 * MiB);
+    mm::Range pool{};
+    if (!free.find_aligned(pool_bytes, 2 * MiB, kBootAliasLimit, pool))
+        return Error{"not enough memory below 1 GiB for the hypervisor pool (try a smaller hvpool=)"};
+    summary = MemorySummary{pool, free.total_bytes() - pool.size(), frame_count, table_bytes, Mfn()};
+
+    auto* table = static_cast<mm::FrameInfo*>(hv_frame_pointer(Maddr(pool.start).mfn()));
+    new (allocator_storage) mm::FrameAllocator(table, frame_count);
+    hand_out_frames(boot, free, pool, table_bytes >> kPageShift);
+    HV_TRY(build_idle_root(cpu_count));
+    switch_to_idle_root();
+    return {};
+}
+
+u64 map_mmio(Maddr maddr, u64 size_bytes) {
+    static u64 next_va = kVmapBase;
+    const u64 offset = maddr.raw() & (kPageSize - 1);
+    const u64 size = align_up(size_bytes + offset, kPageSize);
+    HvPageTable root(env, summary.idle_root);
+    const mm::Attrs attrs{.write = true, .global = true, .mem_type = mm::MemType::Uncached};
+    if (next_va + size > kVmapBase + region("vmap").size ||
+        !root.map(Vaddr(next_va), Maddr(align_down(maddr.raw(), kPageSize)), size, attrs, mm::PageSize::k4K).ok())
+        panic(__FILE__, __LINE__, "cannot map device memory");
+    const u64 va = next_va + offset;
+    next_va += size + kPageSize;  // an unmapped guard page between devices
+    return va;
+}
+
+const MemorySummary& memory_summary() { return summary; }
+mm::FrameAllocator& frame_allocator() { return allocator(); }
+HvPagingEnv& paging_env() { return env; }
+
+}  // namespace hv::arch

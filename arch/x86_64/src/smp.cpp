@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// pCPU records and application-processor bring-up (xAPIC INIT-SIPI-SIPI). [SDM 3A §10.6, §9.4.4]
+//
+// APs start one at a time: the boot CPU publishes the AP's index, CR3 and stack in the globals
+// below, sends INIT-SIPI-SIPI, and waits (bounded) until the AP marks itself online.
+#include "arch/boot.hpp"
+#include "arch/cpu.hpp"
+#include "arch/descriptors.hpp"
+#include "arch/memory.hpp"
+#include "arch/smp.hpp"
+#include "arch/va_layout.hpp"
+#include "hv/core/console.hpp"
+
+extern "C" {
+extern char ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_boot_cr3[];
+void* memcpy(void*, const void*, hv::usize);
+// Read by ap_entry_high (ap_trampoline.S) before the AP has a stack.
+hv::u64 ap_boot_cr3_final;
+hv::u64 ap_boot_stack_top;
+}
+
+namespace hv::arch {
+namespace {
+
+constexpr u64 kTrampolinePhys = 0x8000;  // SIPI vector 0x08
+constexpr u32 kIcrLow = 0x300, kIcrHigh = 0x310;
+constexpr u32 kIcrInitAssert = 0x00004500, kIcrStartup = 0x00004600, kIcrPending = 1u << 12;
+constexpr u64 kStartSpinLimit = 200'000'000;  // generous: TCG can be slow on a loaded host
+
+CpuTopology topology{};
+volatile u32 ap_starting_index;
+volatile u32 ap_online_count;
+u64 lapic_va;
+
+void lapic_write(u32 offset, u32 value) { *reinterpret_cast<volatile u32*>(lapic_va + offset) = value; }
+u32 lapic_read(u32 offset) { return *reinterpret_cast<volatile u32*>(lapic_va + offset); }
+
+void wait_icr_idle() {
+    for (u64 spin = 0; spin < 1'000'000 && (lapic_read(kIcrLow) & kIcrPending) != 0; ++spin) pause();
+}
+
+void send_ipi(u8 apic_id, u32 command) {
+    lapic_write(kIcrHigh, u32{apic_id} << 24);
+    lapic_write(kIcrLow, command);
+    wait_icr_idle();
+}
+
+void short_delay() {
+    for (int i = 0; i < 10000; ++i) pause();
+}
+
+bool start_one(unsigned index) {
+    ap_starting_index = index;
+    ap_boot_cr3_final = memory_summary().idle_root.maddr().raw();
+    ap_boot_stack_top = cpu_primary_stack_base(index) + kPrimaryStackSize;
+    const u32 before = ap_online_count;
+    send_ipi(topology.apic_id[index], kIcrInitAssert);
+    short_delay();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        send_ipi(topology.apic_id[index], kIcrStartup | static_cast<u32>(kTrampolinePhys >> 12));
+        short_delay();
+    }
+    for (u64 spin = 0; spin < kStartSpinLimit; ++spin) {
+        if (ap_online_count != before) return true;
+        pause();
+    }
+    return false;
+}
+
+}  // namespace
+
+unsigned current_cpu_index() {
+    const u8 apic_id = static_cast<u8>(cpuid(1).ebx >> 24);
+    for (unsigned i = 0; i < topology.count; ++i)
+        if (topology.apic_id[i] == apic_id) return i;
+    return 0;
+}
+
+const CpuTopology& cpu_topology() { return topology; }
+
+void record_cpus(const boot::CpuList& cpus, unsigned max_cpus) {
+    const u8 boot_apic_id = static_cast<u8>(cpuid(1).ebx >> 24);
+    topology.count = 1;
+    topology.online = 1;
+    topology.apic_id[0] = boot_apic_id;
+    topology.lapic_maddr = cpus.lapic_maddr;
+    for (unsigned i = 0; i < cpus.count && topology.count < max_cpus && topology.count < kMaxCpus; ++i)
+        if (cpus.apic_id[i] != boot_apic_id && cpus.apic_id[i] < 256)
+            topology.apic_id[topology.count++] = static_cast<u8>(cpus.apic_id[i]);
+    topology.found = cpus.count;
+}
+
+void install_ap_trampoline() {
+    const usize size = static_cast<usize>(ap_trampoline_end - ap_trampoline_start);
+    auto* target = reinterpret_cast<char*>(kTrampolinePhys);  // boot identity map
+    memcpy(target, ap_trampoline_start, size);
+    const u32 boot_cr3 = static_cast<u32>(HV_ABSOLUTE_ADDRESS(boot_l4));  // .boot runs at its physical address
+    memcpy(target + (ap_trampoline_boot_cr3 - ap_trampoline_start), &boot_cr3, sizeof boot_cr3);
+}
+
+void start_secondary_cpus() {
+    if (topology.count == 1) return;
+    lapic_va = map_mmio(Maddr(topology.lapic_maddr), kPageSize);
+    for (unsigned index = 1; index < topology.count; ++index) {
+        if (start_one(index)) {
+            ++topology.online;
+        } else {
+            print("isola: pCPU %u (APIC id %u) did not start\n", index, topology.apic_id[index]);
+        }
+    }
+}
+
+}  // namespace hv::arch
+
+extern "C" [[noreturn]] void ap_main() {
+    using namespace hv::arch;
+    const unsigned index = ap_starting_index;
+    write_cr4(read_cr4() | (1u << 7));  // CR4.PGE, as on the boot CPU
+    CpuStacks stacks{cpu_primary_stack_base(index) + kPrimaryStackSize, {}};
+    for (unsigned i = 0; i < kIstCount; ++i) stacks.ist_top[i] = cpu_ist_stack_base(index, i) + kIstStackSize;
+    load_cpu_descriptors(index, stacks);
+    __atomic_fetch_add(&ap_online_count, 1, __ATOMIC_RELEASE);
+    // Parked until the scheduler exists: interrupts off, halted.
+    halt_forever();
+    __builtin_unreachable();
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Interrupts and exceptions taken in hypervisor context. For now every vector is fatal: print a
+// register dump and end the run with ExitCode::HypervisorFault, so no fault ever hangs a run.
+#include "arch/cpu.hpp"
+#include "arch/smp.hpp"
+#include "arch/trap_frame.hpp"
+#include "hv/core/console.hpp"
+
+namespace hv::arch {
+namespace {
+
+const char* vector_name(u64 vector) {
+    static const char* const kNames[] = {
+        "#DE Divide error", "#DB Debug", "NMI", "#BP Breakpoint", "#OF Overflow", "#BR Bound range",
+        "#UD Invalid opcode", "#NM Device not available", "#DF Double fault", "Coprocessor overrun",
+        "#TS Invalid TSS", "#NP Segment not present", "#SS Stack fault", "#GP General protection",
+        "#PF Page fault", "Reserved", "#MF x87 error", "#AC Alignment check", "#MC Machine check",
+        "#XM SIMD error", "#VE Virtualization", "#CP Control protection"};
+    if (vector < sizeof kNames / sizeof kNames[0]) return kNames[vector];
+    return vector < 32 ? "Reserved exception" : "Unexpected interrupt";
+}
+
+void dump(const TrapFrame& f) {
+    print("\n*** Isola: hypervisor fault on pCPU %u: %s (vector %lu), error code 0x%lx\n", current_cpu_index(),
+          vector_name(f.vector), f.vector, f.error_code);
+    print("RIP %016lx  CS %04lx  RFLAGS %016lx\n", f.rip, f.cs, f.rflags);
+    print("RSP %016lx  SS %04lx\n", f.rsp, f.ss);
+    print("RAX %016lx  RBX %016lx  RCX %016lx  RDX %016lx\n", f.rax, f.rbx, f.rcx, f.rdx);
+    print("RSI %016lx  RDI %016lx  RBP %016lx  R8  %016lx\n", f.rsi, f.rdi, f.rbp, f.r8);
+    print("R9  %016lx  R10 %016lx  R11 %016lx  R12 %016lx\n", f.r9, f.r10, f.r11, f.r12);
+    print("R13 %016lx  R14 %016lx  R15 %016lx\n", f.r13, f.r14, f.r15);
+    print("CR0 %016lx  CR2 %016lx  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+}
+
+}  // namespace
+}  // namespace hv::arch
+
+extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
+    hv::arch::dump(*frame);
+    hv::machine_exit(hv::ExitCode::HypervisorFault);
+}
