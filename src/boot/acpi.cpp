@@ -58,8 +58,11 @@ bool find_rsdp_in(const PhysReader& memory, u64 start, u64 end, Rsdp& out) {
     for (u64 maddr = start; maddr + 20 <= end; maddr += 16) {
         char signature[8];
         if (!memory.read(maddr, signature, sizeof signature) || !same(signature, "RSD PTR ", 8)) continue;
-        if (!checksum_ok(memory, maddr, 20) || !memory.read(maddr, &out, sizeof out)) continue;
-        if (out.revision >= 2 && !checksum_ok(memory, maddr, sizeof(Rsdp))) continue;
+        // Revision 0 has only the first 20 bytes: read no further unless revision says so.
+        out = Rsdp{};
+        if (!checksum_ok(memory, maddr, 20) || !memory.read(maddr, &out, 20)) continue;
+        if (out.revision >= 2 && (!checksum_ok(memory, maddr, sizeof(Rsdp)) || !memory.read(maddr, &out, sizeof out)))
+            continue;
         return true;
     }
     return false;

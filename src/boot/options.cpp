@@ -10,7 +10,8 @@ struct SelftestName {
     Selftest value;
 };
 constexpr SelftestName kSelftests[] = {
-    {"none", Selftest::None}, {"fault-ud", Selftest::FaultUd}, {"fault-pf", Selftest::FaultPf}, {"hang", Selftest::Hang}};
+    {"none", Selftest::None}, {"fault-ud", Selftest::FaultUd}, {"fault-pf", Selftest::FaultPf},
+    {"stack-overflow", Selftest::StackOverflow}, {"hang", Selftest::Hang}};
 
 Status parse_selftest(cmdline::Token value, void* target) {
     for (const SelftestName& entry : kSelftests) {
@@ -20,6 +21,24 @@ Status parse_selftest(cmdline::Token value, void* target) {
         }
     }
     return Status::InvalidArgument;
+}
+
+// The last `name=...` token of `line`, for range errors found after parsing: ParseError::token
+// must be the offending token inside the line, and the last one is the value that counted.
+// Only the exact spelling matches (fine for names without '-' or '_'). Falls back to the bare
+// name when the value did not come from the line at all.
+cmdline::Token last_token_named(cmdline::Token line, const char* name) {
+    usize name_size = 0;
+    while (name[name_size] != '\0') ++name_size;
+    cmdline::Token found{name, name_size};
+    usize start = 0;
+    for (usize i = 0; i <= line.size; ++i) {
+        if (i < line.size && line.data[i] != ' ' && line.data[i] != '\t') continue;
+        const cmdline::Token token{line.data + start, i - start};
+        if (cmdline::equals(cmdline::split_key_value(token).key, name)) found = token;
+        start = i + 1;
+    }
+    return found;
 }
 
 }  // namespace
@@ -38,9 +57,10 @@ Result<void, cmdline::ParseError> parse_hv_options(cmdline::Token cmdline, HvOpt
         {"maxcpus", cmdline::Kind::UInt, &out.max_cpus},
     };
     HV_TRY(cmdline::parse(cmdline, options, sizeof options / sizeof options[0], cmdline::SkipFirst::Yes));
-    if (out.max_cpus == 0 || out.max_cpus > 8) return Error{cmdline::ParseError{{"maxcpus", 7}, "out of range (1-8)"}};
+    if (out.max_cpus == 0 || out.max_cpus > 8)
+        return Error{cmdline::ParseError{last_token_named(cmdline, "maxcpus"), "out of range (1-8)"}};
     if (out.hvpool_bytes < 2 * MiB || out.hvpool_bytes > 512 * MiB)
-        return Error{cmdline::ParseError{{"hvpool", 6}, "out of range (2M-512M)"}};
+        return Error{cmdline::ParseError{last_token_named(cmdline, "hvpool"), "out of range (2M-512M)"}};
     return {};
 }
 

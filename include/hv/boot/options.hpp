@@ -10,7 +10,7 @@ namespace hv::boot {
 
 // Deliberate faults and hangs, to test that every fault ends the run with a register dump and
 // that the host-side timeout ends a hung machine. Harmless unless asked for.
-enum class Selftest : u8 { None, FaultUd, FaultPf, Hang };
+enum class Selftest : u8 { None, FaultUd, FaultPf, StackOverflow, Hang };
 
 struct HvOptions {
     bool demo = false;                 // demo: print the full boot report

@@ -4,27 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
+
+#include "support/fake_phys_memory.hpp"
 
 namespace hv::boot {
 namespace {
-
-// 1 MiB of fake physical memory starting at 0; reads outside it fail.
-struct FakeLowMemory {
-    std::vector<u8> bytes = std::vector<u8>(1 << 20);
-    static bool read(const void* context, u64 maddr, void* destination, usize length) {
-        const auto* self = static_cast<const FakeLowMemory*>(context);
-        if (maddr > self->bytes.size() || length > self->bytes.size() - maddr) return false;
-        std::memcpy(destination, self->bytes.data() + maddr, length);
-        return true;
-    }
-    PhysReader reader() const { return PhysReader{&FakeLowMemory::read, this}; }
-    template <class T>
-    void put(u64 maddr, const T& value) { std::memcpy(bytes.data() + maddr, &value, sizeof value); }
-    void put_string(u64 maddr, const char* text) { std::memcpy(bytes.data() + maddr, text, std::strlen(text) + 1); }
-};
 
 struct [[gnu::packed]] Mmap {
     u32 size = 20;
@@ -34,11 +21,12 @@ struct [[gnu::packed]] Mmap {
 };
 
 struct MultibootTest : ::testing::Test {
-    FakeLowMemory memory;
+    test::FakePhysMemory memory;  // the first 1 MiB is readable; nothing else is
     std::unique_ptr<BootInfo> info = std::make_unique<BootInfo>();
     u32 header[13] = {};
 
     void SetUp() override {
+        memory.map(0, 1 << 20);
         header[0] = (1 << 2) | (1 << 3) | (1 << 6);
         header[4] = 0x2000;  // cmdline
         memory.put_string(0x2000, "isola.bin loglvl=all");
