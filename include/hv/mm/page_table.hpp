@@ -164,6 +164,8 @@ class PageTable {
 
     // Calls visitor(Vaddr va, Maddr ma, Level level, Attrs attrs) for every present leaf, in
     // ascending (canonical, sign-extended) VA order: lower half first, then the upper half.
+    // Like the hardware walker, it follows a recursive (self-map) root entry, so the tables
+    // themselves show up as leaves in that slot.
     template <class Visitor>
     void for_each_leaf(Visitor&& visitor) const {
         visit_leaves(root_, kRootLevel, 0, visitor);
@@ -171,8 +173,9 @@ class PageTable {
 
     // Teardown: frees every table below root entries [first_l4_slot, last_l4_slot] and clears
     // those entries, queueing one invalidation per cleared root entry. Frees tables only: the
-    // frames that leaves map, and the root itself, belong to the caller. Precondition: the
-    // tables below these slots are not shared with another root that stays in use.
+    // frames that leaves map, and the root itself, belong to the caller. Preconditions: the
+    // tables below these slots are not shared with another root that stays in use, and no slot
+    // in the range is a recursive (self-map) entry, which would free the root's own tables.
     void free_tables(unsigned first_l4_slot, unsigned last_l4_slot) {
         HV_CHECK(first_l4_slot <= last_l4_slot && last_l4_slot < kEntriesPerTable);
         u64* const entries = env_.table(root_);
