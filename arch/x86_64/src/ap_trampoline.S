@@ -76,3 +76,4 @@ ap_entry_high:
 1:  cli
     hlt
     jmp 1b
+    .section .note.GNU-stack, "", @progbits

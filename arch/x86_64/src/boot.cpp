@@ -4,7 +4,9 @@
 
 #include "arch/cpu.hpp"
 #include "arch/descriptors.hpp"
+#include "arch/legacy_pic.hpp"
 #include "arch/memory.hpp"
+#include "arch/pv_run.hpp"
 #include "arch/serial.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
@@ -41,7 +43,8 @@ constexpr boot::PhysReader kIdentityReader{read_identity, nullptr};
 void load_early_descriptors() {
     CpuStacks stacks{reinterpret_cast<u64>(boot_stack_high_top), {}};
     for (unsigned i = 0; i < kIstCount; ++i) stacks.ist_top[i] = reinterpret_cast<u64>(early_ist_stacks[i + 1]);
-    load_cpu_descriptors(0, stacks);
+    const u64 gdt = early_gdt_base();
+    load_cpu_descriptors(0, stacks, gdt, reinterpret_cast<u64*>(gdt + kGdtReservedPage * kPageSize));
 }
 
 void parse_command_line() {
@@ -59,7 +62,8 @@ void parse_command_line() {
 
 // Continues on the boot CPU's own stack in the cpu_stacks region (the boot stack is retired).
 [[noreturn]] void continue_on_cpu_stack(void (*next)()) {
-    const u64 top = cpu_primary_stack_base(0) + kPrimaryStackSize;
+    // Leave room above for the TrapFrame the first guest entry places at the stack top.
+    const u64 top = cpu_primary_stack_base(0) + kPrimaryStackSize - 512;
     asm volatile("movq %0, %%rsp\n\t"
                  "xorl %%ebp, %%ebp\n\t"
                  "callq *%1\n\t"
@@ -69,12 +73,12 @@ void parse_command_line() {
 }
 
 void boot_cpu_main() {
-    CpuStacks stacks{cpu_primary_stack_base(0) + kPrimaryStackSize, {}};
-    for (unsigned i = 0; i < kIstCount; ++i) stacks.ist_top[i] = cpu_ist_stack_base(0, i) + kIstStackSize;
-    load_cpu_descriptors(0, stacks);
+    load_final_descriptors(0);
+    syscall_init_cpu(0);
     start_secondary_cpus();
     report_boot(boot_info, options);
     run_selftest(options.selftest);
+    if (boot_info.module_count > 0) run_domains(boot_info);
     print("Isola: clean exit\n");
     machine_exit(ExitCode::Success);
 }
@@ -86,6 +90,7 @@ extern "C" [[noreturn]] void hv_main(hv::u32 loader_magic, hv::u32 multiboot_inf
     using namespace hv;
     using namespace hv::arch;
     serial_init();
+    disable_legacy_pic();
     load_early_descriptors();
     print("\nIsola hypervisor %s (x86-64) booting\n", kIsolaVersion);
     if (auto parsed = boot::parse_multiboot(loader_magic, multiboot_info, kIdentityReader, boot_info); !parsed.ok())

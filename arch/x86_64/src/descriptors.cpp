@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Per-pCPU GDT, TSS and IDT. [SDM 3A §3.4.5, §7.2.3, §6.14.1]
+// Per-pCPU GDT, TSS and IDT. [SDM 3A §3.4.5, §7.2.3, §6.14.1; pv-abi.md §1.10]
 #include "arch/descriptors.hpp"
 
 extern "C" char hv_vector_stubs[];  // vectors.S
@@ -34,23 +34,41 @@ struct [[gnu::packed]] DescriptorPointer {
     u64 base;
 };
 
-struct alignas(64) CpuDescriptors {
-    u64 gdt[5];  // null, code64, data, TSS (two slots)
+struct alignas(64) CpuTables {
     Tss tss;
     alignas(16) IdtGate idt[256];
 };
 
-CpuDescriptors cpu_descriptors[kMaxCpus];
+CpuTables cpu_tables[kMaxCpus];
+// Only the last page (offset 0xe000, Xen's reserved page) of the early GDT is ever used.
+alignas(4096) u64 early_gdt[(HV_GDT_LIMIT + 1) / 8];
 
-constexpr u64 kCode64 = 0x00af9a000000ffff;  // present, DPL 0, long mode code
-constexpr u64 kData = 0x00cf92000000ffff;    // present, DPL 0, writable data
-constexpr u8 kInterruptGate = 0x8e;         // present, DPL 0, 64-bit interrupt gate
+constexpr u64 kCode64 = 0x00af9b000000ffff;       // 0xe008: ring 0, 64-bit code
+constexpr u64 kData = 0x00cf93000000ffff;         // 0xe010: ring 0 data
+constexpr u64 kGuestCode32 = 0x00cffb000000ffff;  // 0xe023: ring 3 compatibility code
+constexpr u64 kGuestData = 0x00cff3000000ffff;    // 0xe02b: ring 3 flat data / stack
+constexpr u64 kGuestCode64 = 0x00affb000000ffff;  // 0xe033: ring 3 64-bit code (guest kernel and user)
+constexpr u8 kInterruptGate = 0x8e;              // present, DPL 0, 64-bit interrupt gate
+constexpr unsigned kReservedBase = HV_SEL_CODE64 & ~0xfffu;  // 0xe000
 
-void set_tss_descriptor(u64* slot, const Tss& tss) {
+unsigned slot(unsigned selector) { return (selector - kReservedBase) / 8; }
+
+void set_tss_descriptor(u64* entry, const Tss& tss) {
     const u64 base = reinterpret_cast<u64>(&tss);
     const u64 limit = sizeof(Tss) - 1;
-    slot[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (u64{0x89} << 40) | (((base >> 24) & 0xff) << 56);
-    slot[1] = base >> 32;
+    entry[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (u64{0x89} << 40) | (((base >> 24) & 0xff) << 56);
+    entry[1] = base >> 32;
+}
+
+void fill_reserved_page(u64* page, unsigned cpu, const Tss& tss) {
+    for (unsigned i = 0; i < 512; ++i) page[i] = 0;
+    page[slot(HV_SEL_CODE64)] = kCode64;
+    page[slot(HV_SEL_DATA)] = kData;
+    page[slot(HV_SEL_GUEST_CS32)] = kGuestCode32;
+    page[slot(HV_SEL_GUEST_DS)] = kGuestData;
+    page[slot(HV_SEL_GUEST_CS64)] = kGuestCode64;
+    set_tss_descriptor(&page[slot(HV_SEL_TSS)], tss);
+    page[slot(HV_SEL_CPU_MARKER)] = u64{cpu} | (u64{0x80} << 40);  // not present; limit = pCPU number
 }
 
 Ist ist_for(unsigned vector) {
@@ -70,22 +88,7 @@ void fill_idt(IdtGate* idt) {
     }
 }
 
-}  // namespace
-
-void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks) {
-    CpuDescriptors& d = cpu_descriptors[cpu];
-    d.gdt[0] = 0;
-    d.gdt[HV_SEL_CODE64 / 8] = kCode64;
-    d.gdt[HV_SEL_DATA / 8] = kData;
-    d.tss = Tss{};
-    d.tss.rsp[0] = stacks.primary_top;
-    for (unsigned i = 0; i < 3; ++i) d.tss.ist[i] = stacks.ist_top[i];
-    d.tss.iomap_base = sizeof(Tss);  // no I/O bitmap
-    set_tss_descriptor(&d.gdt[HV_SEL_TSS / 8], d.tss);
-    fill_idt(d.idt);
-
-    const DescriptorPointer gdtr{sizeof d.gdt - 1, reinterpret_cast<u64>(d.gdt)};
-    const DescriptorPointer idtr{sizeof d.idt - 1, reinterpret_cast<u64>(d.idt)};
+void load_tables(const DescriptorPointer& gdtr, const DescriptorPointer& idtr) {
     asm volatile(
         "lgdt %0\n\t"
         "lidt %1\n\t"
@@ -99,10 +102,27 @@ void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks) {
         "xorl %%eax, %%eax\n\t"
         "movl %%eax, %%ds\n\t"
         "movl %%eax, %%es\n\t"
+        "movl %%eax, %%fs\n\t"
+        "movl %%eax, %%gs\n\t"
         "ltr %w4"
         :
         : "m"(gdtr), "m"(idtr), "i"(HV_SEL_CODE64), "i"(HV_SEL_DATA), "r"(HV_SEL_TSS)
         : "rax", "memory");
+}
+
+}  // namespace
+
+u64 early_gdt_base() { return reinterpret_cast<u64>(early_gdt); }
+
+void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks, u64 gdt_base, u64* reserved_page) {
+    CpuTables& t = cpu_tables[cpu];
+    t.tss = Tss{};
+    t.tss.rsp[0] = stacks.primary_top;
+    for (unsigned i = 0; i < 3; ++i) t.tss.ist[i] = stacks.ist_top[i];
+    t.tss.iomap_base = sizeof(Tss);  // no I/O bitmap: every guest IN/OUT faults
+    fill_reserved_page(reserved_page, cpu, t.tss);
+    fill_idt(t.idt);
+    load_tables(DescriptorPointer{HV_GDT_LIMIT, gdt_base}, DescriptorPointer{sizeof t.idt - 1, reinterpret_cast<u64>(t.idt)});
 }
 
 }  // namespace hv::arch

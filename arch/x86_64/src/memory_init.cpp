@@ -11,6 +11,7 @@
 #include <new>
 
 #include "arch/cpu.hpp"
+#include "arch/mapcache.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/check.hpp"
 #include "hv/core/console.hpp"
@@ -113,6 +114,53 @@ Result<void, const char*> map_cpu_stacks(HvPageTable& root, unsigned cpu_count) 
     return {};
 }
 
+Result<Mfn, const char*> alloc_zeroed(mm::FrameUse use) {
+    const Optional<Mfn> frame = allocator().alloc(mm::Pool::Hypervisor, use);
+    if (!frame) return Error{"not enough memory for the hypervisor's own structures"};
+    memset(hv_frame_pointer(frame.value()), 0, kPageSize);
+    return frame.value();
+}
+
+// GDT windows: pages 0-13 show one shared all-zero frame read-only until a guest installs its
+// own GDT frames; page 14 is the pCPU's reserved page; page 15 stays unmapped.
+Result<void, const char*> map_cpu_gdts(HvPageTable& root, unsigned cpu_count) {
+    const auto zero = alloc_zeroed(kGlobalUse);
+    if (!zero.ok()) return Error{zero.error()};
+    for (unsigned cpu = 0; cpu < cpu_count; ++cpu) {
+        for (unsigned page = 0; page < kGdtReservedPage; ++page)
+            HV_TRY(map_or_fail(root, cpu_gdt_base(cpu) + page * kPageSize, zero.value().maddr().raw(), kPageSize, {},
+                               mm::PageSize::k4K));
+        const auto reserved = alloc_zeroed(mm::FrameUse{mm::FrameOwner::Hypervisor, mm::FrameClass::PerCpu, cpu});
+        if (!reserved.ok()) return Error{reserved.error()};
+        HV_TRY(map_or_fail(root, cpu_gdt_base(cpu) + kGdtReservedPage * kPageSize, reserved.value().maddr().raw(),
+                           kPageSize, {.write = true}, mm::PageSize::k4K));
+    }
+    return {};
+}
+
+// The L1 table that maps `va` in `root` (which must have one).
+Mfn l1_table_of(Mfn root, u64 va) {
+    Mfn table = root;
+    for (mm::Level level = mm::Level::Pml4; level != mm::Level::Pt; level = mm::lower(level)) {
+        const u64 entry = env.table(table)[mm::index_of(va, level)];
+        HV_CHECK(X86PteFormat::present(level, entry) && !X86PteFormat::is_leaf(level, entry));
+        table = X86PteFormat::address(level, entry).mfn();
+    }
+    return table;
+}
+
+// Creates each pCPU's mapcache L1 by mapping and unmapping the window once (unmap keeps tables).
+Result<void, const char*> make_mapcache_tables(HvPageTable& root, unsigned cpu_count) {
+    for (unsigned cpu = 0; cpu < cpu_count; ++cpu) {
+        const u64 window = mapcache_slot_va(cpu, 0);
+        const u64 size = kMapcacheSlots * kPageSize;
+        HV_TRY(map_or_fail(root, window, summary.hypervisor_pool.start, size, {}, mm::PageSize::k4K));
+        if (!root.unmap(Vaddr(window), size).ok()) return Error{"cannot prepare the mapcache"};
+        mapcache_init_cpu(cpu, l1_table_of(root.root(), window));
+    }
+    return {};
+}
+
 Result<void, const char*> build_idle_root(unsigned cpu_count) {
     const Optional<Mfn> root_frame = env.alloc_table();
     if (!root_frame) return Error{"not enough memory for the idle page tables"};
@@ -124,6 +172,8 @@ Result<void, const char*> build_idle_root(unsigned cpu_count) {
     HV_TRY(map_or_fail(root, kFrameTableBase, pool.start, summary.frame_table_bytes, {.write = true, .global = true},
                        mm::PageSize::k4K));
     HV_TRY(map_cpu_stacks(root, cpu_count));
+    HV_TRY(map_cpu_gdts(root, cpu_count));
+    HV_TRY(make_mapcache_tables(root, cpu_count));
     // Linear self-map in slot 258: supervisor-only, never executable. [SDM 3A §4.5]
     env.table(root.root())[l4_slot_of(kLinearPtBase)] =
         root.root().maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;
@@ -176,18 +226,28 @@ Result<void, const char*> memory_init(const boot::BootInfo& boot, u64 hypervisor
     return {};
 }
 
-u64 map_mmio(Maddr maddr, u64 size_bytes) {
+u64 vmap(Maddr maddr, u64 size_bytes, mm::Attrs attrs) {
     static u64 next_va = kVmapBase;
     const u64 offset = maddr.raw() & (kPageSize - 1);
     const u64 size = align_up(size_bytes + offset, kPageSize);
     HvPageTable root(env, summary.idle_root);
-    const mm::Attrs attrs{.write = true, .global = true, .mem_type = mm::MemType::Uncached};
+    attrs.global = true;
     if (next_va + size > kVmapBase + region("vmap").size ||
         !root.map(Vaddr(next_va), Maddr(align_down(maddr.raw(), kPageSize)), size, attrs, mm::PageSize::k4K).ok())
-        panic(__FILE__, __LINE__, "cannot map device memory");
+        panic(__FILE__, __LINE__, "cannot map into the vmap region");
     const u64 va = next_va + offset;
-    next_va += size + kPageSize;  // an unmapped guard page between devices
+    next_va += size + kPageSize;  // an unmapped guard page between mappings
     return va;
+}
+
+void vunmap(u64 va, u64 size_bytes) {
+    const u64 start = align_down(va, kPageSize);
+    HvPageTable root(env, summary.idle_root);
+    HV_CHECK(root.unmap(Vaddr(start), align_up(va + size_bytes, kPageSize) - start).ok());
+}
+
+u64 map_mmio(Maddr maddr, u64 size_bytes) {
+    return vmap(maddr, size_bytes, mm::Attrs{.write = true, .mem_type = mm::MemType::Uncached});
 }
 
 const MemorySummary& memory_summary() { return summary; }

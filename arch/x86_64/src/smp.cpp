@@ -69,6 +69,13 @@ bool start_one(unsigned index) {
 
 }  // namespace
 
+void load_final_descriptors(unsigned cpu) {
+    CpuStacks stacks{cpu_primary_stack_base(cpu) + kPrimaryStackSize, {}};
+    for (unsigned i = 0; i < kIstCount; ++i) stacks.ist_top[i] = cpu_ist_stack_base(cpu, i) + kIstStackSize;
+    const u64 gdt = cpu_gdt_base(cpu);
+    load_cpu_descriptors(cpu, stacks, gdt, reinterpret_cast<u64*>(gdt + kGdtReservedPage * kPageSize));
+}
+
 unsigned current_cpu_index() {
     const u8 apic_id = static_cast<u8>(cpuid(1).ebx >> 24);
     for (unsigned i = 0; i < topology.count; ++i)
@@ -116,9 +123,7 @@ extern "C" [[noreturn]] void ap_main() {
     using namespace hv::arch;
     const unsigned index = ap_starting_index;
     write_cr4(read_cr4() | (1u << 7));  // CR4.PGE, as on the boot CPU
-    CpuStacks stacks{cpu_primary_stack_base(index) + kPrimaryStackSize, {}};
-    for (unsigned i = 0; i < kIstCount; ++i) stacks.ist_top[i] = cpu_ist_stack_base(index, i) + kIstStackSize;
-    load_cpu_descriptors(index, stacks);
+    load_final_descriptors(index);
     __atomic_fetch_add(&ap_online_count, 1, __ATOMIC_RELEASE);
     // Parked until the scheduler exists: interrupts off, halted.
     halt_forever();

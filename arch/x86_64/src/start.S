@@ -79,7 +79,7 @@ start32:
     movl %eax, %cr0
 
     lgdt boot_gdt_pointer
-    ljmp $HV_SEL_CODE64, $start64_low
+    ljmp $HV_BOOT_SEL_CODE64, $start64_low
 
     .code64
 start64_low:
@@ -129,3 +129,4 @@ start64_high:
 boot_stack_high:
     .skip HV_BOOT_STACK_SIZE
 boot_stack_high_top:
+    .section .note.GNU-stack, "", @progbits

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: MIT
-// Interrupts and exceptions taken in hypervisor context. For now every vector is fatal: print a
-// register dump and end the run with ExitCode::HypervisorFault, so no fault ever hangs a run.
+// Every interrupt, exception and guest SYSCALL arrives here (vectors.S) with a TrapFrame.
+//   from a guest (CS RPL 3) or SYSCALL -> pv_run.cpp
+//   #PF on guest_copy's access         -> resume at its fixup (the copy reports failure)
+//   anything else in the hypervisor    -> register dump, run ends with HypervisorFault
+#include "arch/boot_constants.h"
 #include "arch/cpu.hpp"
+#include "arch/pv_run.hpp"
 #include "arch/smp.hpp"
 #include "arch/trap_frame.hpp"
 #include "hv/core/console.hpp"
 
+extern "C" char guest_copy_access[], guest_copy_fixup[];
+
 namespace hv::arch {
 namespace {
+
+constexpr u64 kVectorPageFault = 14;
 
 const char* vector_name(u64 vector) {
     static const char* const kNames[] = {
@@ -33,9 +41,18 @@ void dump(const TrapFrame& f) {
 }
 
 }  // namespace
+
+const char* exception_name(u64 vector) { return vector_name(vector); }
+
 }  // namespace hv::arch
 
 extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
-    hv::arch::dump(*frame);
+    using namespace hv::arch;
+    if (frame->vector == HV_VECTOR_SYSCALL || (frame->cs & 3) == 3) return handle_guest_entry(*frame);
+    if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access)) {
+        frame->rip = reinterpret_cast<hv::u64>(guest_copy_fixup);
+        return;
+    }
+    dump(*frame);
     hv::machine_exit(hv::ExitCode::HypervisorFault);
 }

@@ -20,6 +20,7 @@ hv_vector_stubs:
     vector = vector + 1
     .endr
 
+    .globl vector_common, vector_return
 vector_common:
     pushq %rax
     pushq %rbx
@@ -39,6 +40,7 @@ vector_common:
     cld
     movq %rsp, %rdi
     call hv_handle_vector
+vector_return:
     popq %r15
     popq %r14
     popq %r13
@@ -56,3 +58,53 @@ vector_common:
     popq %rax
     addq $16, %rsp                /* vector and error code */
     iretq
+
+/* SYSCALL entry, one stub per pCPU: SYSCALL does not switch stacks, so each stub saves the
+ * guest RSP and loads its pCPU's stack top from tables smp.cpp fills, then builds the same
+ * TrapFrame an exception from ring 3 would (vector HV_VECTOR_SYSCALL) and joins vector_common.
+ * On entry RCX = guest RIP, R11 = guest RFLAGS; SFMASK has cleared IF. [SDM 2B SYSCALL] */
+    .section .text.entry, "ax"
+    .align 16
+    .globl hv_syscall_stubs
+hv_syscall_stubs:
+    cpu = 0
+    .rept HV_MAX_CPUS
+    .align 64
+    movq %rsp, hv_syscall_saved_rsp + 8 * cpu(%rip)
+    movq hv_syscall_stack_top + 8 * cpu(%rip), %rsp
+    pushq $HV_SEL_GUEST_DS
+    pushq hv_syscall_saved_rsp + 8 * cpu(%rip)
+    pushq %r11
+    pushq $HV_SEL_GUEST_CS64
+    pushq %rcx
+    pushq $0
+    pushq $HV_VECTOR_SYSCALL
+    jmp vector_common
+    cpu = cpu + 1
+    .endr
+
+/* enter_guest(frame): continue a guest from a TrapFrame already placed at the top of this
+ * pCPU's stack (pv_run.cpp). */
+    .globl enter_guest
+enter_guest:
+    movq %rdi, %rsp
+    jmp vector_return
+
+/* guest_copy(dst, src, len) -> bytes NOT copied (0 on success). The only instruction that may
+ * fault on a guest address is guest_copy_access; trap.cpp resumes a #PF there at
+ * guest_copy_fixup with RCX = bytes left. Callers check the range first (guest_memory.cpp). */
+    .globl guest_copy, guest_copy_access, guest_copy_fixup
+guest_copy:
+    movq %rdx, %rcx
+guest_copy_access:
+    rep movsb
+guest_copy_fixup:
+    movq %rcx, %rax
+    ret
+
+    .section .bss
+    .align 8
+    .globl hv_syscall_saved_rsp, hv_syscall_stack_top
+hv_syscall_saved_rsp: .skip 8 * HV_MAX_CPUS
+hv_syscall_stack_top: .skip 8 * HV_MAX_CPUS
+    .section .note.GNU-stack, "", @progbits

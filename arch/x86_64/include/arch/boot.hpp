@@ -14,6 +14,8 @@ inline constexpr const char kIsolaVersion[] = "0.1.0";
 void record_cpus(const boot::CpuList& cpus, unsigned max_cpus);
 // Copies the real-mode AP trampoline below 1 MiB (needs the boot identity map).
 void install_ap_trampoline();
+// Loads `cpu`'s GDT window, TSS and IDT with its guarded stacks (after memory_init).
+void load_final_descriptors(unsigned cpu);
 // INIT-SIPI-SIPI to every recorded AP; each loads its descriptors and parks.
 void start_secondary_cpus();
 // What was found and how memory is laid out.

@@ -8,10 +8,19 @@
 /* Flags: page-align modules (0), memory information (1), load addresses in the header (16). */
 #define HV_MULTIBOOT_FLAGS 0x00010003
 
-/* Hypervisor GDT selectors (per-CPU GDT, gdt.cpp). */
-#define HV_SEL_CODE64 0x08
-#define HV_SEL_DATA 0x10
-#define HV_SEL_TSS 0x18
+/* Hypervisor GDT selectors: Xen's, in the reserved GDT page 14 (descriptors.cpp). */
+#define HV_SEL_CODE64 0xe008
+#define HV_SEL_DATA 0xe010
+#define HV_SEL_GUEST_CS32 0xe023
+#define HV_SEL_GUEST_DS 0xe02b
+#define HV_SEL_GUEST_CS64 0xe033
+#define HV_SEL_TSS 0xe040
+#define HV_SEL_LDT 0xe050
+#define HV_SEL_CPU_MARKER 0xe060
+#define HV_GDT_LIMIT 0xefff
 
 #define HV_BOOT_STACK_SIZE 16384
+#define HV_VECTOR_SYSCALL 0x100  /* TrapFrame.vector of a SYSCALL from a guest */
+#define HV_SYSCALL_STUB_SIZE 64
+#define HV_BOOT_SEL_CODE64 0x08  /* start.S and the AP trampoline use their own small GDT */
 #define HV_MAX_CPUS 8

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Per-pCPU GDT, TSS and IDT.
+// Per-pCPU GDT, TSS and IDT, with Xen's selector layout (reserved GDT page 14).
 #pragma once
 
 #include "arch/boot_constants.h"
@@ -13,11 +13,16 @@ inline constexpr unsigned kMaxCpus = HV_MAX_CPUS;
 enum class Ist : u8 { None = 0, Nmi = 1, DoubleFault = 2, MachineCheck = 3 };
 
 struct CpuStacks {
-    u64 primary_top;
-    u64 ist_top[3];  // NMI, #DF, #MC
+    u64 primary_top;  // TSS.RSP0: where exceptions and interrupts from ring 3 (guests) land
+    u64 ist_top[3];   // NMI, #DF, #MC
 };
 
-// Loads this pCPU's GDT, TSS and IDT (built here from the vector stubs) and reloads segments.
-void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks);
+// Writes the hypervisor's descriptors into `reserved_page` (the 4 KiB page GDT offset 0xe000
+// maps), then loads GDTR = gdt_base (limit 0xefff), this pCPU's IDT and TSS, and the segments.
+// Boot uses a static early GDT; afterwards each pCPU uses its window in the cpu_gdt region.
+void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks, u64 gdt_base, u64* reserved_page);
+
+// A static GDT for the boot CPU until its cpu_gdt window is mapped.
+u64 early_gdt_base();
 
 }  // namespace hv::arch

@@ -39,6 +39,10 @@ HvPagingEnv& paging_env();
 // Maps device memory (uncached, not executable) in the vmap region; returns its VA.
 // Boot stops if the vmap region or the pool is exhausted: both are sized for far more.
 u64 map_mmio(Maddr maddr, u64 size_bytes);
+// Maps machine memory that is not in the directmap (boot modules) at fresh vmap VAs, and back.
+// Global mappings: only for data every root may see (never guest frames; those use the mapcache).
+u64 vmap(Maddr maddr, u64 size_bytes, mm::Attrs attrs);
+void vunmap(u64 va, u64 size_bytes);
 
 // The hypervisor's pointer to a hypervisor-pool frame (directmap).
 void* hv_frame_pointer(Mfn mfn);

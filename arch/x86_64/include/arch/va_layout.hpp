@@ -15,7 +15,8 @@
 //   261      ffff828000000000    256G  m2p          Global     read-write M2P
 //            ffff82c000000000     64G  vmap         Global     MMIO mappings (LAPIC, ...)
 //            ffff82d000000000      1G  cpu_stacks   PerCpu     per-pCPU stacks and IST stacks, guarded
-//            ffff82d040000000      1G  (gap)
+//            ffff82d040000000    512M  cpu_gdt      PerCpu     per-pCPU GDT windows (Xen reserved page 14)
+//            ffff82d060000000    512M  mapcache     PerCpu     per-pCPU map_domain_page slots
 //            ffff82d080000000      1G  image        Global     hypervisor text, data, bss
 //            ffff82d0c0000000     61G  (gap)
 //            ffff82e000000000    128G  frametable   Global     per-frame descriptors
@@ -56,7 +57,8 @@ inline constexpr Region kLayout[] = {
     {"m2p", 0xffff828000000000, 256 * GiB, IsolationClass::Global, "read-write M2P"},
     {"vmap", 0xffff82c000000000, 64 * GiB, IsolationClass::Global, "MMIO mappings (LAPIC, ...)"},
     {"cpu_stacks", 0xffff82d000000000, 1 * GiB, IsolationClass::PerCpu, "per-pCPU stacks, IST stacks, guards"},
-    {"(gap)", 0xffff82d040000000, 1 * GiB, IsolationClass::Gap, "unused"},
+    {"cpu_gdt", 0xffff82d040000000, 512 * MiB, IsolationClass::PerCpu, "per-pCPU GDT (Xen reserved page 14)"},
+    {"mapcache", 0xffff82d060000000, 512 * MiB, IsolationClass::PerCpu, "per-pCPU map_domain_page slots"},
     {"image", 0xffff82d080000000, 1 * GiB, IsolationClass::Global, "hypervisor text, data, bss"},
     {"(gap)", 0xffff82d0c0000000, 61 * GiB, IsolationClass::Gap, "unused"},
     {"frametable", 0xffff82e000000000, 128 * GiB, IsolationClass::Global, "per-frame descriptors"},
@@ -83,6 +85,8 @@ inline constexpr u64 kPerdomainBase = region("perdomain").start;
 inline constexpr u64 kM2pBase = region("m2p").start;
 inline constexpr u64 kVmapBase = region("vmap").start;
 inline constexpr u64 kCpuStacksBase = region("cpu_stacks").start;
+inline constexpr u64 kCpuGdtBase = region("cpu_gdt").start;
+inline constexpr u64 kMapcacheBase = region("mapcache").start;
 inline constexpr u64 kImageBase = region("image").start;
 inline constexpr u64 kFrameTableBase = region("frametable").start;
 inline constexpr u64 kDirectmapBase = region("directmap").start;
@@ -98,6 +102,18 @@ constexpr u64 cpu_primary_stack_base(unsigned cpu) { return kCpuStacksBase + cpu
 constexpr u64 cpu_ist_stack_base(unsigned cpu, unsigned ist_index) {
     return cpu_primary_stack_base(cpu) + kPrimaryStackSize + kPageSize + ist_index * (kIstStackSize + kPageSize);
 }
+
+// Per-pCPU GDT window: pages 0-13 are the guest's GDT frames (an all-zero page until the guest
+// installs its own), page 14 is Xen's reserved page with the hypervisor's and the flat ring-3
+// descriptors, page 15 an unmapped guard. [pv-abi.md §1.10]
+inline constexpr u64 kGdtWindowSize = 16 * kPageSize;
+inline constexpr unsigned kGdtReservedPage = 14;
+constexpr u64 cpu_gdt_base(unsigned cpu) { return kCpuGdtBase + cpu * kGdtWindowSize; }
+
+// Per-pCPU mapcache window: kMapcacheSlots pages, all inside one L1 table.
+inline constexpr unsigned kMapcacheSlots = 64;
+inline constexpr u64 kMapcacheWindow = 2 * MiB;
+constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBase + cpu * kMapcacheWindow + slot * kPageSize; }
 
 namespace layout_checks {
 constexpr bool contiguous_and_covering() {

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// Running PV guests: entry from a guest (SYSCALL or exception), and the loop that runs domains.
+//
+// Until the scheduler exists (issue 4) each pCPU runs one vCPU at a time to completion: the
+// boot CPU builds every domain from the boot modules, then runs them one after another. While a
+// guest runs, its registers live in the TrapFrame at the top of the pCPU's primary stack.
+#pragma once
+
+#include "arch/trap_frame.hpp"
+#include "hv/boot/multiboot.hpp"
+
+namespace hv::arch {
+
+// Sets EFER.SCE, STAR, LSTAR (this pCPU's stub) and SFMASK, and the stub's stack top.
+void syscall_init_cpu(unsigned cpu);
+
+// SYSCALL or exception from ring 3 on this pCPU. Returns to resume the guest in `frame`.
+void handle_guest_entry(TrapFrame& frame);
+
+// Builds a domain from every boot module and runs them all; ends the machine run when the last
+// domain has ended (status 0 when every domain powered off, GuestFailure otherwise).
+[[noreturn]] void run_domains(const boot::BootInfo& boot);
+
+const char* exception_name(u64 vector);
+
+}  // namespace hv::arch

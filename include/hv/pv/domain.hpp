@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// PV domains and vCPUs: what the hypervisor keeps about each guest.
+#pragma once
+
+#include "arch/trap_frame.hpp"
+#include "hv/core/addr.hpp"
+#include "hv/core/types.hpp"
+
+namespace hv::pv {
+
+inline constexpr unsigned kMaxDomains = 8;
+inline constexpr unsigned kP2mEntriesPerFrame = 512;
+inline constexpr unsigned kMaxP2mFrames = 128;  // 256 MiB of guest memory per domain
+inline constexpr u64 kMaxDomainPages = u64{kMaxP2mFrames} * kP2mEntriesPerFrame;
+
+enum class DomainState : u8 { Empty, Running, Shutdown, Crashed };
+
+struct Domain;
+
+struct Vcpu {
+    Domain* domain;
+    unsigned id;
+    arch::TrapFrame regs;  // guest registers while the vCPU is not running
+    u64 kernel_cr3;        // machine address of the guest kernel L4
+    u64 user_cr3;          // 0 until NEW_USER_BASEPTR
+    bool kernel_mode;
+};
+
+struct Domain {
+    u16 id;
+    DomainState state;
+    u32 shutdown_reason;  // xen::ShutdownReason once state is Shutdown
+    char name[32];
+    u64 nr_pages;
+    Mfn p2m_frames[kMaxP2mFrames];  // hypervisor-pool frames holding pfn -> mfn
+    Mfn shared_info;
+    char console_line[160];  // guest console output, flushed line by line with a "(dN) " prefix
+    usize console_length;
+    Vcpu vcpu0;
+};
+
+// Ends the domain: it never runs again. Prints one console line saying why when it crashed.
+void domain_shutdown(Domain& domain, u32 reason);
+void domain_crash(Domain& domain, const char* why);
+
+}  // namespace hv::pv

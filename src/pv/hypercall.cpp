@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// The hypercall table. One small handler per hypercall; families that grow get their own file.
+#include "hv/pv/hypercall.hpp"
+
+#include "hv/core/console.hpp"
+#include "hv/pv/domain.hpp"
+#include "hv/pv/guest_memory.hpp"
+#include "hv/pv/xen_abi.hpp"
+
+namespace hv::pv {
+namespace {
+
+using Handler = long (*)(Vcpu&, const HypercallArgs&);
+
+constexpr long kXenVersionNumber = (4 << 16) | 17;  // the ABI level we implement: Xen 4.17
+
+void flush_console_line(Domain& domain) {
+    domain.console_line[domain.console_length] = 0;
+    print("(d%u) %s\n", domain.id, domain.console_line);
+    domain.console_length = 0;
+}
+
+// Guest bytes go out line by line with a domain prefix; non-printable bytes become '.'.
+void console_put(Domain& domain, char c) {
+    if (c == '\r') return;
+    if (c == '\n') return flush_console_line(domain);
+    domain.console_line[domain.console_length++] = (c >= 0x20 && c < 0x7f) ? c : '.';
+    if (domain.console_length == sizeof domain.console_line - 1) flush_console_line(domain);
+}
+
+long console_io(Vcpu& vcpu, const HypercallArgs& args) {
+    const u64 command = args.arg[0], count = args.arg[1], buffer = args.arg[2];
+    if (command == xen::kConsoleIoRead) return 0;  // no console input yet: nothing to read
+    if (command != xen::kConsoleIoWrite) return -xen::kENOSYS;
+    if (count > (u64{1} << 31)) return -xen::kEINVAL;
+    char chunk[128];
+    for (u64 done = 0; done < count;) {
+        const usize step = count - done < sizeof chunk ? static_cast<usize>(count - done) : sizeof chunk;
+        if (!copy_from_guest(vcpu, chunk, buffer + done, step)) return -xen::kEFAULT;
+        for (usize i = 0; i < step; ++i) console_put(*vcpu.domain, chunk[i]);
+        done += step;
+    }
+    return 0;
+}
+
+long sched_op(Vcpu& vcpu, const HypercallArgs& args) {
+    switch (args.arg[0]) {
+        case xen::kSchedOpYield: return 0;  // one vCPU per pCPU for now: nothing else to run
+        case xen::kSchedOpShutdown: {
+            xen::SchedShutdown request{};
+            if (!copy_from_guest(vcpu, &request, args.arg[1], sizeof request)) return -xen::kEFAULT;
+            domain_shutdown(*vcpu.domain, request.reason);
+            return 0;
+        }
+        default: return -xen::kENOSYS;
+    }
+}
+
+long xen_version(Vcpu& vcpu, const HypercallArgs& args) {
+    switch (args.arg[0]) {
+        case xen::kXenVersionVersion: return kXenVersionNumber;
+        case xen::kXenVersionExtraversion: {
+            static const char kExtra[16] = ".0-isola";
+            return copy_to_guest(vcpu, args.arg[1], kExtra, sizeof kExtra) ? 0 : -xen::kEFAULT;
+        }
+        default: return -xen::kENOSYS;
+    }
+}
+
+struct TableEntry {
+    u64 number;
+    Handler handler;
+};
+
+constexpr TableEntry kTable[] = {
+    {xen::kConsoleIo, console_io},
+    {xen::kSchedOp, sched_op},
+    {xen::kXenVersion, xen_version},
+};
+
+}  // namespace
+
+long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
+    for (const TableEntry& entry : kTable)
+        if (entry.number == number) return entry.handler(vcpu, args);
+    return -xen::kENOSYS;
+}
+
+void domain_shutdown(Domain& domain, u32 reason) {
+    if (domain.console_length > 0) flush_console_line(domain);
+    domain.state = DomainState::Shutdown;
+    domain.shutdown_reason = reason;
+    print("isola: d%u (%s) shut down: %s\n", domain.id, domain.name,
+          reason == xen::kShutdownPoweroff ? "poweroff"
+          : reason == xen::kShutdownReboot ? "reboot"
+          : reason == xen::kShutdownCrash  ? "crash"
+                                            : "other reason");
+}
+
+void domain_crash(Domain& domain, const char* why) {
+    if (domain.console_length > 0) flush_console_line(domain);
+    domain.state = DomainState::Crashed;
+    print("isola: d%u (%s) crashed: %s\n", domain.id, domain.name, why);
+}
+
+}  // namespace hv::pv
