@@ -6,6 +6,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/xen_abi.hpp"
+#include "hypercall_handlers.hpp"
 
 namespace hv::pv {
 namespace {
@@ -73,6 +74,10 @@ struct TableEntry {
 };
 
 constexpr TableEntry kTable[] = {
+    {xen::kSetTrapTable, set_trap_table},
+    {xen::kStackSwitch, stack_switch},
+    {xen::kSetCallbacks, set_callbacks},
+    {xen::kCallbackOp, callback_op},
     {xen::kConsoleIo, console_io},
     {xen::kSchedOp, sched_op},
     {xen::kXenVersion, xen_version},

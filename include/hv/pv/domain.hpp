@@ -17,6 +17,23 @@ enum class DomainState : u8 { Empty, Running, Shutdown, Crashed };
 
 struct Domain;
 
+// One entry of the virtual IDT (set_trap_table). [pv-abi.md §3.3]
+struct TrapEntry {
+    u64 address;  // 0: no handler
+    u16 cs;
+    u8 dpl;       // who may raise the vector with INT n: 0 nobody, 1-2 kernel, 3 kernel and user
+    bool mask_events;
+};
+
+// A registered callback (callback_op / set_callbacks). [pv-abi.md §3.4]
+struct Callback {
+    u64 address;  // 0: none
+    bool mask_events;
+};
+
+enum class CallbackType : u8 { Event = 0, Failsafe = 1, Syscall = 2, Sysenter = 5, Syscall32 = 7 };
+inline constexpr unsigned kCallbackSlots = 8;
+
 struct Vcpu {
     Domain* domain;
     unsigned id;
@@ -24,6 +41,11 @@ struct Vcpu {
     u64 kernel_cr3;        // machine address of the guest kernel L4
     u64 user_cr3;          // 0 until NEW_USER_BASEPTR
     bool kernel_mode;
+    TrapEntry traps[256];
+    Callback callbacks[kCallbackSlots];  // indexed by CallbackType
+    u64 kernel_ss;  // stack_switch: where bounces from user mode land
+    u64 kernel_sp;
+    u64 cr2;        // virtual CR2, as the last bounced #PF left it
 };
 
 struct Domain {

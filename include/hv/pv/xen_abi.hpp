@@ -178,4 +178,109 @@ enum ElfNote : std::uint32_t {
     kNotePhys32Entry = 18,
 };
 
+// set_trap_table entries: the list ends at an entry whose address is 0. [pv-abi.md §3.3]
+struct TrapInfo {
+    std::uint8_t vector;
+    std::uint8_t flags;  // bits 0-1 DPL, bit 2 mask events
+    std::uint16_t cs;
+    std::uint32_t pad;
+    std::uint64_t address;
+};
+static_assert(sizeof(TrapInfo) == 16 && offsetof(TrapInfo, address) == 8);
+inline constexpr std::uint8_t kTrapDplMask = 0x3;
+inline constexpr std::uint8_t kTrapMaskEvents = 0x4;
+
+// callback_op. [pv-abi.md §3.4]
+inline constexpr unsigned kCallbackOpRegister = 0;
+inline constexpr unsigned kCallbackOpUnregister = 1;
+inline constexpr unsigned kCallbackTypeEvent = 0;
+inline constexpr unsigned kCallbackTypeFailsafe = 1;
+inline constexpr unsigned kCallbackTypeSyscall = 2;
+inline constexpr unsigned kCallbackTypeSysenterDeprecated = 3;
+inline constexpr unsigned kCallbackTypeNmi = 4;
+inline constexpr unsigned kCallbackTypeSysenter = 5;
+inline constexpr unsigned kCallbackTypeSyscall32 = 7;
+inline constexpr std::uint16_t kCallbackFlagMaskEvents = 0x1;
+struct CallbackRegister {
+    std::uint16_t type;
+    std::uint16_t flags;
+    std::uint32_t pad;
+    std::uint64_t address;
+};
+static_assert(sizeof(CallbackRegister) == 16);
+struct CallbackUnregister {
+    std::uint16_t type;
+    std::uint16_t pad;
+};
+
+// The iret hypercall's frame at the guest RSP. [pv-abi.md §4.6]
+struct IretContext {
+    std::uint64_t rax, r11, rcx, flags, rip, cs, rflags, rsp, ss;
+};
+static_assert(sizeof(IretContext) == 72);
+inline constexpr std::uint64_t kVgcfInSyscall = 0x100;
+
+
+// Vectors whose bounce frame carries an error code (Xen's list). [pv-abi.md §4.2]
+inline constexpr std::uint32_t kErrorCodeVectors =
+    (1u << 8) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 17) | (1u << 21) |
+    (1u << 29) | (1u << 30);
+// The bounce frame's CS quadword holds the saved evtchn_upcall_mask in bits 32-39.
+inline constexpr unsigned kBounceCsMaskShift = 32;
+
+// Domain ids with special meaning. [Xen ABI xen/include/public/xen.h]
+inline constexpr std::uint16_t kDomidSelf = 0x7ff0;
+inline constexpr std::uint16_t kDomidIo = 0x7ff1;
+inline constexpr std::uint16_t kDomidXen = 0x7ff2;
+
+// mmu_update: the low 2 bits of `ptr` select the command. [pv-abi.md §3.9]
+struct MmuUpdate {
+    std::uint64_t ptr;
+    std::uint64_t val;
+};
+static_assert(sizeof(MmuUpdate) == 16);
+inline constexpr unsigned kMmuNormalPtUpdate = 0;
+inline constexpr unsigned kMmuMachphysUpdate = 1;
+inline constexpr unsigned kMmuPtUpdatePreserveAd = 2;
+inline constexpr unsigned kMmuPtUpdateNoTranslate = 3;
+
+// mmuext_op. [pv-abi.md §3.8]
+struct MmuextOp {
+    std::uint32_t cmd;
+    std::uint32_t pad;
+    std::uint64_t arg1;  // mfn or linear_addr
+    std::uint64_t arg2;  // nr_ents, vcpumask pointer or src_mfn
+};
+static_assert(sizeof(MmuextOp) == 24 && offsetof(MmuextOp, arg1) == 8 && offsetof(MmuextOp, arg2) == 16);
+enum MmuextCmd : std::uint32_t {
+    kMmuextPinL1Table = 0,
+    kMmuextPinL2Table = 1,
+    kMmuextPinL3Table = 2,
+    kMmuextPinL4Table = 3,
+    kMmuextUnpinTable = 4,
+    kMmuextNewBaseptr = 5,
+    kMmuextTlbFlushLocal = 6,
+    kMmuextInvlpgLocal = 7,
+    kMmuextTlbFlushMulti = 8,
+    kMmuextInvlpgMulti = 9,
+    kMmuextTlbFlushAll = 10,
+    kMmuextInvlpgAll = 11,
+    kMmuextFlushCache = 12,
+    kMmuextSetLdt = 13,
+    kMmuextNewUserBaseptr = 15,
+    kMmuextClearPage = 16,
+    kMmuextCopyPage = 17,
+    kMmuextFlushCacheGlobal = 18,
+    kMmuextMarkSuper = 19,
+    kMmuextUnmarkSuper = 20,
+};
+
+// update_va_mapping flags: bits 0-1 flush type, bits 2+ vCPU selection. [pv-abi.md §3.10]
+inline constexpr std::uint64_t kUvmfNone = 0;
+inline constexpr std::uint64_t kUvmfTlbFlush = 1;
+inline constexpr std::uint64_t kUvmfInvlpg = 2;
+inline constexpr std::uint64_t kUvmfFlushTypeMask = 3;
+inline constexpr std::uint64_t kUvmfLocal = 0;
+inline constexpr std::uint64_t kUvmfAll = 4;
+
 }  // namespace xen

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// Bounce frames. [pv-abi.md §4.2-4.3]
+#include "hv/pv/bounce.hpp"
+
+#include "hv/pv/domain.hpp"
+#include "hv/pv/guest_memory.hpp"
+#include "hv/pv/guest_mode.hpp"
+#include "hv/pv/xen_abi.hpp"
+
+namespace hv::pv {
+namespace {
+
+constexpr u64 kFlagIf = 1u << 9, kFlagTf = 1u << 8, kFlagDf = 1u << 10, kFlagIopl = 3u << 12, kFlagNt = 1u << 14,
+              kFlagRf = 1u << 16, kFlagVm = 1u << 17, kFlagAc = 1u << 18;
+
+}  // namespace
+
+bool vector_has_error_code(unsigned vector) {
+    switch (vector) {
+        case 8: case 10: case 11: case 12: case 13: case 14: case 17: case 21: case 29: case 30: return true;
+        default: return false;
+    }
+}
+
+BounceFrame make_bounce_frame(const arch::TrapFrame& regs, u64 stack, bool was_kernel, u8 saved_mask,
+                              Optional<u64> error_code) {
+    BounceFrame frame{};
+    // CS as interrupted, RPL cleared for kernel mode; the saved upcall mask in bits 32-39.
+    const u64 cs = (was_kernel ? (regs.cs & ~u64{3}) : regs.cs) | (u64{saved_mask} << 32);
+    // IF shows the virtual interrupt flag; IOPL is virtual (0 without architectural_iopl).
+    const u64 rflags = (regs.rflags & ~(kFlagIf | kFlagIopl)) | (saved_mask != 0 ? 0 : kFlagIf);
+    unsigned n = 0;
+    frame.words[n++] = regs.rcx;
+    frame.words[n++] = regs.r11;
+    if (error_code) frame.words[n++] = error_code.value() & 0xffffffff;
+    frame.words[n++] = regs.rip;
+    frame.words[n++] = cs;
+    frame.words[n++] = rflags;
+    frame.words[n++] = regs.rsp;
+    frame.words[n++] = regs.ss;
+    frame.count = n;
+    frame.rsp = (stack & ~u64{0xf}) - n * 8;
+    return frame;
+}
+
+bool deliver(Vcpu& vcpu, arch::TrapFrame& regs, const Delivery& delivery, const char** why) {
+    const bool was_kernel = vcpu.kernel_mode;
+    const u8 saved_mask = read_upcall_mask(vcpu);
+    u64 stack = regs.rsp;
+    if (!was_kernel) {
+        switch_guest_mode(vcpu, /*to_kernel=*/true);
+        stack = vcpu.kernel_sp;
+    }
+    const BounceFrame frame = make_bounce_frame(regs, stack, was_kernel, saved_mask, delivery.error_code);
+    if (!copy_to_guest(vcpu, frame.rsp, frame.words, frame.count * 8)) {
+        *why = "cannot write the bounce frame to the guest stack";
+        return false;
+    }
+    regs.rip = delivery.handler;
+    regs.cs = xen::kFlatKernelCs;
+    regs.ss = xen::kFlatKernelSs;
+    regs.rsp = frame.rsp;
+    regs.rflags &= ~(kFlagAc | kFlagVm | kFlagRf | kFlagNt | kFlagTf | kFlagIopl | (delivery.clear_df ? kFlagDf : 0));
+    regs.rflags |= kFlagIf | 0x2;
+    if (delivery.mask_events) write_upcall_mask(vcpu, 1);
+    return true;
+}
+
+}  // namespace hv::pv
