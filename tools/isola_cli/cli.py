@@ -19,6 +19,7 @@ Build the Isola hypervisor and run it in QEMU.
 
 commands:
   run     boot Isola in QEMU with PV guests, stream the console, exit with its status
+          (--xen: boot Xen 4.17 instead, the oracle for differential tests)
   demo    the main job: Isola on 2 pCPUs with the `demo` command line
   test    build, then run the CTest suite (unit and system tests)
   build   configure (first time only) and build into build/
@@ -59,7 +60,8 @@ def cmd_test(argv: list[str]) -> int:
     p.add_argument("-j", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="parallel tests (default: number of CPUs)")
     p.add_argument("-R", metavar="REGEX", help="only tests whose name matches REGEX")
-    p.add_argument("-L", metavar="LABEL", help="only tests with LABEL (unit, system)")
+    p.add_argument("-L", metavar="LABEL",
+                   help="only tests with LABEL (unit, system, guest, xen)")
     ns = p.parse_args(argv)
     ctest = require_tool("ctest")
     build.build()

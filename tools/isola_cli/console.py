@@ -6,16 +6,22 @@ import threading
 import time
 
 BANNER = "Isola hypervisor"
+RESULT = "Test result:"  # a guest test kernel's verdict line (guests/runtime)
 
 
 class ConsoleReader:
     """Pumps QEMU's stdout on a thread, so the main thread is free to enforce the
-    timeout; echoes each line at once (a hang must still show what came before it)."""
+    timeout; echoes each line at once (a hang must still show what came before it).
+    on_line, if given, sees each line on this thread before it is echoed."""
 
-    def __init__(self, stream, t0: float, echo: bool, out=None):
+    def __init__(self, stream, t0: float, echo: bool, out=None, banner: str = BANNER,
+                 on_line=None):
         self.lines: list[str] = []
         self.first_output: float | None = None
         self.banner: float | None = None
+        self.result: float | None = None
+        self._banner_text = banner
+        self._on_line = on_line
         self._fd = stream.fileno()
         self._t0 = t0
         self._echo = echo
@@ -40,8 +46,12 @@ class ConsoleReader:
         """Record one line (serial consoles end lines with \\r\\n) and echo it."""
         line = raw.decode("utf-8", "replace").rstrip("\r")
         self.lines.append(line)
-        if self.banner is None and BANNER in line:
+        if self.banner is None and self._banner_text in line:
             self.banner = time.monotonic() - self._t0
+        if self.result is None and RESULT in line:
+            self.result = time.monotonic() - self._t0
+        if self._on_line is not None:
+            self._on_line(line)
         if self._echo:
             self._write(line + "\n")
 

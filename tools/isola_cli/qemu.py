@@ -4,6 +4,7 @@ import signal
 
 from .errors import EXIT_BAD_INPUT, EXIT_NO_CLEAN_EXIT, EXIT_QEMU_FAILED, IsolaError
 from .options import Guest, RunOptions
+from .xen import XEN_CMDLINE
 
 QEMU = "qemu-system-x86_64"
 
@@ -32,13 +33,20 @@ def initrd_arg(guests: list[Guest]) -> str:
     return ",".join(module_string(g) for g in guests)
 
 
+def kernel_cmdline(opts: RunOptions) -> str:
+    """The hypervisor's command line: what follows `--`, after Xen's own with --xen."""
+    return " ".join((XEN_CMDLINE if opts.xen else []) + opts.hv_cmdline)
+
+
 def qemu_command(opts: RunOptions, image: str, qemu: str = QEMU) -> list[str]:
     """The full QEMU argv: a bare PC with only a serial port and the exit device,
-    so the console is stdout and nothing else competes for it."""
+    so the console is stdout and nothing else competes for it. Isola and Xen boot
+    on the same machine; only the image, the memory default and the command line
+    differ (the image is Xen's with --xen)."""
     cmd = [qemu, "-M", "pc", "-cpu", "max", "-m", str(opts.mem), "-smp", str(opts.smp),
            "-display", "none", "-vga", "none", "-nodefaults", "-no-reboot",
            "-serial", "stdio", "-monitor", "none", "-device", DEBUG_EXIT,
-           "-kernel", str(image), "-append", " ".join(opts.hv_cmdline)]
+           "-kernel", str(image), "-append", kernel_cmdline(opts)]
     if opts.guests:
         cmd += ["-initrd", initrd_arg(opts.guests)]
     if opts.gdb:
