@@ -4,7 +4,7 @@
 
 namespace guest {
 
-const char kTestTitle[] = "hello: start of day, console, xen_version, ENOSYS";
+const char kTestTitle[] = "hello: start of day, console, xen_version, ENOSYS, M2P";
 
 void test_main() {
     if (start_info == nullptr) return fail("no start_info\n");
@@ -17,6 +17,12 @@ void test_main() {
     const long version = hypercall(xen::kXenVersion, xen::kXenVersionVersion, 0);
     if (version < (3 << 16)) fail("xen_version %lx is older than 3.0\n", version);
     expect_eq("hypercall 127 (unknown)", hypercall(127), -xen::kENOSYS);
+    // The p2m list and the read-only M2P agree (XTF walks its page tables through the M2P).
+    const auto* p2m = reinterpret_cast<const u64*>(start_info->mfn_list);
+    const auto* m2p = reinterpret_cast<const volatile u64*>(xen::kMachToPhysVirtStart);
+    const u64 pfns[] = {0, start_info->pt_base >> 12, start_info->nr_pages - 1};
+    for (u64 pfn : pfns)
+        expect_eq("M2P[p2m[pfn]] == pfn", static_cast<long>(m2p[p2m[pfn]]), static_cast<long>(pfn));
 }
 
 }  // namespace guest

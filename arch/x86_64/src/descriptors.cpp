@@ -49,6 +49,7 @@ constexpr u64 kGuestCode32 = 0x00cffb000000ffff;  // 0xe023: ring 3 compatibilit
 constexpr u64 kGuestData = 0x00cff3000000ffff;    // 0xe02b: ring 3 flat data / stack
 constexpr u64 kGuestCode64 = 0x00affb000000ffff;  // 0xe033: ring 3 64-bit code (guest kernel and user)
 constexpr u8 kInterruptGate = 0x8e;              // present, DPL 0, 64-bit interrupt gate
+constexpr u8 kUserInterruptGate = 0xee;          // DPL 3: INT3 and INTO from a guest arrive as #BP/#OF
 constexpr unsigned kReservedBase = HV_SEL_CODE64 & ~0xfffu;  // 0xe000
 
 unsigned slot(unsigned selector) { return (selector - kReservedBase) / 8; }
@@ -83,8 +84,8 @@ Ist ist_for(unsigned vector) {
 void fill_idt(IdtGate* idt) {
     for (unsigned vector = 0; vector < 256; ++vector) {
         const u64 handler = reinterpret_cast<u64>(hv_vector_stubs) + 16 * vector;
-        idt[vector] = IdtGate{static_cast<u16>(handler), HV_SEL_CODE64, static_cast<u8>(ist_for(vector)),
-                              kInterruptGate, static_cast<u16>(handler >> 16), static_cast<u32>(handler >> 32), 0};
+        const u8 type = (vector == 3 || vector == 4) ? kUserInterruptGate : kInterruptGate;
+        idt[vector] = IdtGate{static_cast<u16>(handler), HV_SEL_CODE64, static_cast<u8>(ist_for(vector)), type, static_cast<u16>(handler >> 16), static_cast<u32>(handler >> 32), 0};
     }
 }
 

@@ -161,6 +161,22 @@ Result<void, const char*> make_mapcache_tables(HvPageTable& root, unsigned cpu_c
     return {};
 }
 
+// The M2P: one 8-byte entry per machine frame (the guest pfn it backs, or ~0). Mapped read-write
+// for the hypervisor in slot 261 and read-only for guests at slot 256, where PV kernels expect it
+// (XTF walks its page tables through it). [pv-abi.md §1.5]
+Result<void, const char*> map_m2p(HvPageTable& root) {
+    const u64 bytes = align_up(summary.frame_count * 8, kPageSize);
+    for (u64 offset = 0; offset < bytes; offset += kPageSize) {
+        const auto frame = alloc_zeroed(kGlobalUse);
+        if (!frame.ok()) return Error{frame.error()};
+        memset(hv_frame_pointer(frame.value()), 0xff, kPageSize);
+        const u64 ma = frame.value().maddr().raw();
+        HV_TRY(map_or_fail(root, kM2pBase + offset, ma, kPageSize, {.write = true, .global = true}, mm::PageSize::k4K));
+        HV_TRY(map_or_fail(root, kRoM2pBase + offset, ma, kPageSize, {.user = true, .global = true}, mm::PageSize::k4K));
+    }
+    return {};
+}
+
 Result<void, const char*> build_idle_root(unsigned cpu_count) {
     const Optional<Mfn> root_frame = env.alloc_table();
     if (!root_frame) return Error{"not enough memory for the idle page tables"};
@@ -174,6 +190,7 @@ Result<void, const char*> build_idle_root(unsigned cpu_count) {
     HV_TRY(map_cpu_stacks(root, cpu_count));
     HV_TRY(map_cpu_gdts(root, cpu_count));
     HV_TRY(make_mapcache_tables(root, cpu_count));
+    HV_TRY(map_m2p(root));
     // Linear self-map in slot 258: supervisor-only, never executable. [SDM 3A §4.5]
     env.table(root.root())[l4_slot_of(kLinearPtBase)] =
         root.root().maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;
@@ -251,6 +268,11 @@ u64 map_mmio(Maddr maddr, u64 size_bytes) {
 }
 
 const MemorySummary& memory_summary() { return summary; }
+
+void set_m2p(Mfn mfn, u64 pfn) {
+    HV_CHECK(mfn.raw() < summary.frame_count);
+    reinterpret_cast<u64*>(kM2pBase)[mfn.raw()] = pfn;
+}
 mm::FrameAllocator& frame_allocator() { return allocator(); }
 HvPagingEnv& paging_env() { return env; }
 

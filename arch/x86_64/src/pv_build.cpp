@@ -68,8 +68,10 @@ Mfn pfn_to_mfn(pv::Domain& d, u64 pfn) { return Mfn(*p2m_slot(d, pfn)); }
 void release_memory(pv::Domain& d) {
     mm::FrameAllocator& frames = frame_allocator();
     for (u64 pfn = 0; pfn < d.nr_pages; ++pfn)
-        if (d.p2m_frames[pfn / pv::kP2mEntriesPerFrame].raw() != 0 && *p2m_slot(d, pfn) != 0)
+        if (d.p2m_frames[pfn / pv::kP2mEntriesPerFrame].raw() != 0 && *p2m_slot(d, pfn) != 0) {
+            set_m2p(pfn_to_mfn(d, pfn), kM2pInvalid);
             frames.free(pfn_to_mfn(d, pfn));
+        }
     for (Mfn& frame : d.p2m_frames)
         if (frame.raw() != 0) frames.free(frame);
     if (d.shared_info.raw() != 0) frames.free(d.shared_info);
@@ -95,6 +97,7 @@ Result<void, const char*> allocate_memory(pv::Domain& d) {
         if (!frame) return BuildError{"not enough memory for the domain"};
         zero_guest_frame(frame.value());  // no data of an earlier owner reaches the guest
         *p2m_slot(d, pfn) = frame.value().raw();
+        set_m2p(frame.value(), pfn);
     }
     const Optional<Mfn> shared = frames.alloc(mm::Pool::Domain, guest_use);
     if (!shared) return BuildError{"not enough memory for shared_info"};

@@ -10,6 +10,7 @@
 #include "hv/core/console.hpp"
 #include "hv/core/format.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/guest_traps.hpp"
 #include "hv/pv/hypercall.hpp"
 #include "hv/pv/xen_abi.hpp"
 
@@ -23,6 +24,7 @@ namespace hv::arch {
 namespace {
 
 constexpr u32 kMsrStar = 0xC0000081, kMsrLstar = 0xC0000082, kMsrFmask = 0xC0000084;
+constexpr u32 kMsrFsBase = 0xC0000100, kMsrGsBase = 0xC0000101, kMsrKernelGsBase = 0xC0000102;
 // SYSCALL clears these: TF, IF, DF, IOPL, NT, AC. [SDM 2B SYSCALL]
 constexpr u64 kSyscallMask = 0x47700;
 // Guest-controllable RFLAGS bits: arithmetic flags, TF, DF, AC, ID. IF is always on for a PV
@@ -33,6 +35,9 @@ constexpr u64 kGuestFlagsForced = 0x202;
 pv::Domain domains[pv::kMaxDomains];
 unsigned domain_count;
 pv::Vcpu* current_vcpu[kMaxCpus];
+unsigned domain_cpu[pv::kMaxDomains];  // the pCPU each domain's vCPU runs on
+volatile bool domains_ready;           // set once every domain is built: APs start running them
+unsigned cpus_running;                 // pCPUs still running domains; the last one ends the run
 
 u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStackSize; }
 
@@ -42,6 +47,10 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     const unsigned cpu = current_cpu_index();
     current_vcpu[cpu] = &vcpu;
     write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3);
+    // A fresh start for the guest's segment bases (one vCPU per pCPU until the scheduler).
+    wrmsr(kMsrFsBase, 0);
+    wrmsr(kMsrGsBase, 0);
+    wrmsr(kMsrKernelGsBase, 0);
     auto* frame = reinterpret_cast<TrapFrame*>(stack_top(cpu) - sizeof(TrapFrame));
     *frame = vcpu.regs;
     enter_guest(frame);
@@ -55,16 +64,9 @@ void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
     frame.rax = static_cast<u64>(pv::do_hypercall(vcpu, frame.rax, args));
 }
 
-void exception_from(pv::Vcpu& vcpu, const TrapFrame& frame) {
-    // No virtual trap table yet (set_trap_table comes next): Xen crashes a domain that takes an
-    // exception it has no handler for. [pv-abi.md §4.7]
-    char why[128];
-    format(why, sizeof why, "unhandled %s at rip 0x%lx, error code 0x%lx, cr2 0x%lx", exception_name(frame.vector),
-           frame.rip, frame.error_code, frame.vector == 14 ? read_cr2() : 0);
-    pv::domain_crash(*vcpu.domain, why);
-}
 
 [[noreturn]] void finish() {
+    if (__atomic_sub_fetch(&cpus_running, 1, __ATOMIC_ACQ_REL) != 0) halt_forever();  // others still run
     unsigned failed = 0;
     for (unsigned i = 0; i < domain_count; ++i) {
         const pv::Domain& d = domains[i];
@@ -74,9 +76,11 @@ void exception_from(pv::Vcpu& vcpu, const TrapFrame& frame) {
     machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);
 }
 
+// Runs this pCPU's next runnable domain (one vCPU per pCPU at a time until the scheduler).
 [[noreturn]] void run_next() {
+    const unsigned cpu = current_cpu_index();
     for (unsigned i = 0; i < domain_count; ++i)
-        if (domains[i].state == pv::DomainState::Running) enter(domains[i].vcpu0);
+        if (domain_cpu[i] == cpu && domains[i].state == pv::DomainState::Running) enter(domains[i].vcpu0);
     finish();
 }
 
@@ -91,18 +95,31 @@ void syscall_init_cpu(unsigned cpu) {
     wrmsr(kMsrFmask, kSyscallMask);
 }
 
+// The guest's iret frame made our own IRETQ fault (bad CS/SS): the guest cannot continue.
+[[noreturn]] void guest_iret_failed(const TrapFrame& fault) {
+    pv::Vcpu* vcpu = current_vcpu[current_cpu_index()];
+    char why[96];
+    format(why, sizeof why, "cannot resume: %s (error 0x%lx) on the return to the guest", exception_name(fault.vector),
+           fault.error_code);
+    pv::domain_crash(*vcpu->domain, why);
+    current_vcpu[current_cpu_index()] = nullptr;
+    run_next();
+}
+
 void handle_guest_entry(TrapFrame& frame) {
     pv::Vcpu* vcpu = current_vcpu[current_cpu_index()];
     if (vcpu == nullptr) {
         print("isola: guest entry on pCPU %u with no vCPU loaded\n", current_cpu_index());
         machine_exit(ExitCode::HypervisorFault);
     }
-    if (frame.vector == HV_VECTOR_SYSCALL && vcpu->kernel_mode) {
+    if (frame.vector == HV_VECTOR_SYSCALL && vcpu->kernel_mode && frame.rax == xen::kIret) {
+        pv::do_iret(*vcpu, frame);
+    } else if (frame.vector == HV_VECTOR_SYSCALL && vcpu->kernel_mode) {
         hypercall_from(*vcpu, frame);
     } else if (frame.vector == HV_VECTOR_SYSCALL) {
-        pv::domain_crash(*vcpu->domain, "SYSCALL from guest user mode with no callback registered");
+        pv::handle_user_syscall(*vcpu, frame);
     } else {
-        exception_from(*vcpu, frame);
+        pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
     }
     if (vcpu->domain->state == pv::DomainState::Running) return;
     vcpu->regs = frame;
@@ -122,6 +139,20 @@ void handle_guest_entry(TrapFrame& frame) {
         ++domain_count;
     }
     if (boot.module_count > pv::kMaxDomains) print("isola: only the first %u modules become domains\n", pv::kMaxDomains);
+    // Domain i runs on online pCPU i mod n, so several domains run at the same time.
+    const unsigned online = cpu_topology().online;
+    for (unsigned i = 0; i < domain_count; ++i) {
+        domain_cpu[i] = i % online;
+        print("isola: d%u (%s) runs on pCPU %u\n", domains[i].id, domains[i].name, domain_cpu[i]);
+    }
+    cpus_running = online;
+    __atomic_store_n(&domains_ready, true, __ATOMIC_RELEASE);
+    wake_secondary_cpus();
+    run_next();
+}
+
+[[noreturn]] void run_domains_on_ap() {
+    halt_until(&domains_ready);
     run_next();
 }
 

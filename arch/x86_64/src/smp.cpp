@@ -6,7 +6,9 @@
 #include "arch/boot.hpp"
 #include "arch/cpu.hpp"
 #include "arch/descriptors.hpp"
+#include "arch/lapic.hpp"
 #include "arch/memory.hpp"
+#include "arch/pv_run.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/console.hpp"
@@ -23,27 +25,12 @@ namespace hv::arch {
 namespace {
 
 constexpr u64 kTrampolinePhys = 0x8000;  // SIPI vector 0x08
-constexpr u32 kIcrLow = 0x300, kIcrHigh = 0x310;
-constexpr u32 kIcrInitAssert = 0x00004500, kIcrStartup = 0x00004600, kIcrPending = 1u << 12;
+constexpr u32 kIcrInitAssert = 0x00004500, kIcrStartup = 0x00004600;
 constexpr u64 kStartSpinLimit = 200'000'000;  // generous: TCG can be slow on a loaded host
 
 CpuTopology topology{};
 volatile u32 ap_starting_index;
 volatile u32 ap_online_count;
-u64 lapic_va;
-
-void lapic_write(u32 offset, u32 value) { *reinterpret_cast<volatile u32*>(lapic_va + offset) = value; }
-u32 lapic_read(u32 offset) { return *reinterpret_cast<volatile u32*>(lapic_va + offset); }
-
-void wait_icr_idle() {
-    for (u64 spin = 0; spin < 1'000'000 && (lapic_read(kIcrLow) & kIcrPending) != 0; ++spin) pause();
-}
-
-void send_ipi(u8 apic_id, u32 command) {
-    lapic_write(kIcrHigh, u32{apic_id} << 24);
-    lapic_write(kIcrLow, command);
-    wait_icr_idle();
-}
 
 void short_delay() {
     for (int i = 0; i < 10000; ++i) pause();
@@ -52,12 +39,13 @@ void short_delay() {
 bool start_one(unsigned index) {
     ap_starting_index = index;
     ap_boot_cr3_final = memory_summary().idle_root.maddr().raw();
-    ap_boot_stack_top = cpu_primary_stack_base(index) + kPrimaryStackSize;
+    // Room above for the TrapFrame a guest entry places at the stack top.
+    ap_boot_stack_top = cpu_primary_stack_base(index) + kPrimaryStackSize - 512;
     const u32 before = ap_online_count;
-    send_ipi(topology.apic_id[index], kIcrInitAssert);
+    lapic_send_ipi(topology.apic_id[index], kIcrInitAssert);
     short_delay();
     for (int attempt = 0; attempt < 2; ++attempt) {
-        send_ipi(topology.apic_id[index], kIcrStartup | static_cast<u32>(kTrampolinePhys >> 12));
+        lapic_send_ipi(topology.apic_id[index], kIcrStartup | static_cast<u32>(kTrampolinePhys >> 12));
         short_delay();
     }
     for (u64 spin = 0; spin < kStartSpinLimit; ++spin) {
@@ -85,6 +73,15 @@ unsigned current_cpu_index() {
 
 const CpuTopology& cpu_topology() { return topology; }
 
+void wake_secondary_cpus() {
+    for (unsigned i = 1; i < topology.online; ++i) lapic_send_fixed_ipi(topology.apic_id[i], kVectorWakeup);
+}
+
+void halt_until(volatile bool* flag) {
+    // STI;HLT is atomic with respect to interrupts: a wakeup IPI sent after the check wakes the HLT.
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) asm volatile("sti; hlt; cli" ::: "memory");
+}
+
 void record_cpus(const boot::CpuList& cpus, unsigned max_cpus) {
     const u8 boot_apic_id = static_cast<u8>(cpuid(1).ebx >> 24);
     topology.count = 1;
@@ -107,7 +104,8 @@ void install_ap_trampoline() {
 
 void start_secondary_cpus() {
     if (topology.count == 1) return;
-    lapic_va = map_mmio(Maddr(topology.lapic_maddr), kPageSize);
+    lapic_map(Maddr(topology.lapic_maddr));
+    lapic_enable();
     for (unsigned index = 1; index < topology.count; ++index) {
         if (start_one(index)) {
             ++topology.online;
@@ -124,8 +122,8 @@ extern "C" [[noreturn]] void ap_main() {
     const unsigned index = ap_starting_index;
     write_cr4(read_cr4() | (1u << 7));  // CR4.PGE, as on the boot CPU
     load_final_descriptors(index);
+    syscall_init_cpu(index);
+    lapic_enable();
     __atomic_fetch_add(&ap_online_count, 1, __ATOMIC_RELEASE);
-    // Parked until the scheduler exists: interrupts off, halted.
-    halt_forever();
-    __builtin_unreachable();
+    run_domains_on_ap();
 }

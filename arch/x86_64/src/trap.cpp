@@ -5,12 +5,13 @@
 //   anything else in the hypervisor    -> register dump, run ends with HypervisorFault
 #include "arch/boot_constants.h"
 #include "arch/cpu.hpp"
+#include "arch/lapic.hpp"
 #include "arch/pv_run.hpp"
 #include "arch/smp.hpp"
 #include "arch/trap_frame.hpp"
 #include "hv/core/console.hpp"
 
-extern "C" char guest_copy_access[], guest_copy_fixup[];
+extern "C" char guest_copy_access[], guest_copy_fixup[], guest_iret_insn[];
 
 namespace hv::arch {
 namespace {
@@ -48,10 +49,18 @@ const char* exception_name(u64 vector) { return vector_name(vector); }
 
 extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     using namespace hv::arch;
+    // Platform interrupts, whether they hit the hypervisor or a guest.
+    if (frame->vector == kVectorWakeup) return lapic_eoi();
+    if (frame->vector == kVectorSpurious) return;  // no EOI for spurious interrupts [SDM 3A §10.9]
     if (frame->vector == HV_VECTOR_SYSCALL || (frame->cs & 3) == 3) return handle_guest_entry(*frame);
     if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access)) {
         frame->rip = reinterpret_cast<hv::u64>(guest_copy_fixup);
         return;
+    }
+    if (frame->rip == reinterpret_cast<hv::u64>(guest_iret_insn) && (frame->cs & 3) == 0) {
+        // The iret frame is at our RSP: only a guest-bound (RPL 3) return is the guest's fault.
+        const auto* iret_frame = reinterpret_cast<const hv::u64*>(frame->rsp);
+        if ((iret_frame[1] & 3) == 3) guest_iret_failed(*frame);
     }
     dump(*frame);
     hv::machine_exit(hv::ExitCode::HypervisorFault);

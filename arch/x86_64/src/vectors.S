@@ -57,6 +57,8 @@ vector_return:
     popq %rbx
     popq %rax
     addq $16, %rsp                /* vector and error code */
+    .globl guest_iret_insn
+guest_iret_insn:                  /* trap.cpp: a fault here on a ring-3 frame is the guest's */
     iretq
 
 /* SYSCALL entry, one stub per pCPU: SYSCALL does not switch stacks, so each stub saves the

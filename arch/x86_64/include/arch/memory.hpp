@@ -33,6 +33,9 @@ struct MemorySummary {
 // Boot stops with a message (returned) when memory is too small or too fragmented.
 Result<void, const char*> memory_init(const boot::BootInfo& boot, u64 hypervisor_pool_bytes, unsigned cpu_count);
 const MemorySummary& memory_summary();
+// Records which guest pfn a machine frame backs (~0: none) in the M2P guests read at slot 256.
+inline constexpr u64 kM2pInvalid = ~u64{0};
+void set_m2p(Mfn mfn, u64 pfn);
 mm::FrameAllocator& frame_allocator();
 HvPagingEnv& paging_env();
 

@@ -20,7 +20,12 @@ void handle_guest_entry(TrapFrame& frame);
 // Builds a domain from every boot module and runs them all; ends the machine run when the last
 // domain has ended (status 0 when every domain powered off, GuestFailure otherwise).
 [[noreturn]] void run_domains(const boot::BootInfo& boot);
+// An AP waits until run_domains has built every domain, then runs the ones placed on it.
+[[noreturn]] void run_domains_on_ap();
 
 const char* exception_name(u64 vector);
+
+// Our IRETQ back into a guest faulted on the guest's own values: crash that domain, run the next.
+[[noreturn]] void guest_iret_failed(const TrapFrame& fault);
 
 }  // namespace hv::arch

@@ -19,4 +19,9 @@ struct CpuTopology {
 };
 const CpuTopology& cpu_topology();
 
+// Sends the wakeup IPI to every online AP.
+void wake_secondary_cpus();
+// Halts with interrupts enabled only inside HLT until *flag is true (woken by wakeup IPIs).
+void halt_until(volatile bool* flag);
+
 }  // namespace hv::arch

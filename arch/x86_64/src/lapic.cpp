@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// Local APIC access. Every pCPU sees its own LAPIC at the same machine address, so one global
+// uncached mapping serves all of them.
+#include "arch/lapic.hpp"
+
+#include "arch/cpu.hpp"
+#include "arch/memory.hpp"
+
+namespace hv::arch {
+namespace {
+
+constexpr u32 kEoi = 0xb0, kSpuriousVector = 0xf0, kIcrLow = 0x300, kIcrHigh = 0x310;
+constexpr u32 kSoftwareEnable = 1u << 8, kIcrPending = 1u << 12, kFixedAssert = 0x00004000;
+u64 lapic_va;
+
+void write(u32 offset, u32 value) { *reinterpret_cast<volatile u32*>(lapic_va + offset) = value; }
+u32 read(u32 offset) { return *reinterpret_cast<volatile u32*>(lapic_va + offset); }
+
+}  // namespace
+
+void lapic_map(Maddr lapic_maddr) {
+    if (lapic_va == 0) lapic_va = map_mmio(lapic_maddr, kPageSize);
+}
+
+void lapic_enable() { write(kSpuriousVector, kSoftwareEnable | kVectorSpurious); }
+
+void lapic_eoi() { write(kEoi, 0); }
+
+void lapic_send_ipi(u8 apic_id, u32 command) {
+    write(kIcrHigh, u32{apic_id} << 24);
+    write(kIcrLow, command);
+    for (u64 spin = 0; spin < 1'000'000 && (read(kIcrLow) & kIcrPending) != 0; ++spin) pause();
+}
+
+void lapic_send_fixed_ipi(u8 apic_id, u8 vector) { lapic_send_ipi(apic_id, kFixedAssert | vector); }
+
+}  // namespace hv::arch
