@@ -10,6 +10,9 @@
 namespace guest {
 
 using u64 = std::uint64_t;
+using u32 = std::uint32_t;
+using u16 = std::uint16_t;
+using u8 = std::uint8_t;
 
 extern const xen::StartInfo* start_info;
 }  // namespace guest
@@ -30,6 +33,63 @@ void skip(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Checks `actual == expected`, reporting a failure naming `what` otherwise.
 void expect_eq(const char* what, long actual, long expected);
+
+// ---- Exceptions, user mode and shared_info (opt-in: hello and friends never call these) ----
+
+// The frame the exception stubs build: saved GPRs, then vector and error code, then the bounce
+// frame exactly where Xen wrote it (pv-abi §4.2). Handlers may edit it; it is restored on return.
+struct ExceptionFrame {
+    u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    u64 vector;      // 0-255, or a kVec* pseudo-vector for callbacks
+    u64 error_code;  // 0 for vectors without one
+    u64 rip, cs, rflags, rsp, ss;
+    bool user_mode() const { return (cs & 3) == 3; }
+    unsigned saved_upcall_mask() const { return (cs >> xen::kBounceCsMaskShift) & 0xff; }
+};
+inline constexpr u64 kVecSyscall = 0x100;    // syscall callback (64-bit user SYSCALL)
+inline constexpr u64 kVecSyscall32 = 0x101;  // syscall32 callback
+inline constexpr u64 kVecSysenter = 0x102;   // sysenter callback
+inline constexpr u64 kVecEvent = 0x103;      // event upcall
+inline constexpr u16 kKernelCs = 0xe030;     // FLAT_KERNEL_CS with RPL 0, as bounce frames report it
+
+// Installs the trap table (vectors 0-31, 0x20 and 0x40 for exec_user, 0x80), the stack_switch
+// stack and the event/syscall/syscall32/sysenter callbacks. Reports error() and returns false on failure.
+bool setup_traps();
+// (Re)installs the runtime stub for one vector (0-31, 0x20, 0x21, 0x40, 0x42, 0x80) with `flags`
+// (DPL | xen::kTrapMaskEvents). Returns the set_trap_table result.
+long set_trap(unsigned vector, unsigned flags);
+
+// A per-test hook sees every exception first; returning true resumes the (possibly edited) frame
+// through the iret hypercall. Returns the previous hook.
+using ExceptionHook = bool (*)(ExceptionFrame&);
+ExceptionHook set_exception_hook(ExceptionHook hook);
+
+// Expected faults: an entry maps the RIP a frame reports to a resume address. The runtime records
+// the frame in last_exception and continues at the fixup. Use inside asm(): GUEST_EXTABLE(1b, 2f).
+#define GUEST_EXTABLE(fault, fixup) \
+    ".pushsection .guest_extable, \"a\"\n.balign 8\n.quad " #fault ", " #fixup "\n.popsection\n"
+struct ExceptionRecord {
+    bool seen;
+    ExceptionFrame frame;
+    u64 rip_slot;         // address of the frame's RIP slot, to check where Xen put the frame
+    int handler_mask;     // evtchn_upcall_mask inside the handler (-1: shared_info not mapped)
+};
+extern ExceptionRecord last_exception;
+void clear_last_exception();
+const char* vector_name(u64 vector);
+
+// Runs fn at guest user level (CS 0xe033) on the runtime's user stack, with the kernel page tables
+// as the user root, and returns its result. fn returns to kernel mode with `int $0x20`.
+long exec_user(long (*fn)());
+u64 kernel_trap_stack_top();  // the stack_switch stack: where user-mode bounces land
+u64 user_stack_top();
+
+// Maps the shared_info frame (pv-abi §1.8) into a page of the image; nullptr on failure.
+volatile xen::SharedInfo* map_shared_info();
+volatile xen::SharedInfo* shared_info();  // nullptr until mapped
+
+// The machine frame behind a pseudo-physical frame (start_info's p2m list).
+u64 pfn_to_mfn(u64 pfn);
 
 // Provided by each test kernel.
 extern const char kTestTitle[];

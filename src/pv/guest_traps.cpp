@@ -5,6 +5,7 @@
 #include "hv/core/format.hpp"
 #include "hv/pv/bounce.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/emulate.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/xen_abi.hpp"
@@ -68,6 +69,12 @@ unsigned decode_int_n(const u8* bytes, usize length, u8& vector) {
 void handle_guest_exception(Vcpu& vcpu, arch::TrapFrame& regs, u64 cr2) {
     const unsigned vector = static_cast<unsigned>(regs.vector);
     if (vector == kVectorGp && (regs.error_code & 2) != 0) return handle_int_n(vcpu, regs, regs.error_code);
+    if (vector == kVectorUd && emulate_invalid_opcode(vcpu, regs) == Emulation::Done) return;
+    if (vector == kVectorGp && regs.error_code == 0) {
+        const Emulation result = emulate_privileged(vcpu, regs);
+        if (result == Emulation::Done) return;
+        // RaiseGp and NotHandled both deliver #GP(0) at the instruction.
+    }
     Optional<u64> error_code;
     if (vector_has_error_code(vector)) error_code = regs.error_code;
     if (vector == kVectorPf) {

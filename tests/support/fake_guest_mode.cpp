@@ -24,3 +24,14 @@ void write_upcall_mask(Vcpu&, u8 mask) { test::fake_vcpu_platform().upcall_mask 
 void write_guest_cr2(Vcpu&, u64 cr2) { test::fake_vcpu_platform().cr2 = cr2; }
 
 }  // namespace hv::pv
+
+#include "hv/pv/emulate.hpp"
+
+namespace hv::pv {
+// A fixed fake host: leaf 1 reports VMX and x2APIC so the policy's filtering shows.
+CpuidLeaf host_cpuid(u32 leaf, u32) {
+    if (leaf == 1) return {0x000806f8, 0x00010800, (1u << 5) | (1u << 21) | 1u, 0x078bfbff};
+    if (leaf == 7) return {0, 0x1 | (1u << 7), 0, 0};
+    return {leaf, 0, 0, 0};
+}
+}  // namespace hv::pv
