@@ -75,6 +75,9 @@ struct TableEntry {
 
 constexpr TableEntry kTable[] = {
     {xen::kSetTrapTable, set_trap_table},
+    {xen::kMmuUpdate, mmu_update},
+    {xen::kUpdateVaMapping, update_va_mapping},
+    {xen::kMmuextOp, mmuext_op},
     {xen::kStackSwitch, stack_switch},
     {xen::kSetCallbacks, set_callbacks},
     {xen::kCallbackOp, callback_op},

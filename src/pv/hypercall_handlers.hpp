@@ -3,6 +3,7 @@
 #pragma once
 
 #include "hv/pv/domain.hpp"
+#include "hv/core/result.hpp"
 #include "hv/pv/hypercall.hpp"
 
 namespace hv::pv {
@@ -11,5 +12,11 @@ long set_trap_table(Vcpu& vcpu, const HypercallArgs& args);
 long stack_switch(Vcpu& vcpu, const HypercallArgs& args);
 long callback_op(Vcpu& vcpu, const HypercallArgs& args);
 long set_callbacks(Vcpu& vcpu, const HypercallArgs& args);
+long mmu_update(Vcpu& vcpu, const HypercallArgs& args);
+long mmuext_op(Vcpu& vcpu, const HypercallArgs& args);
+long update_va_mapping(Vcpu& vcpu, const HypercallArgs& args);
+
+// Status of the core to the Xen errno a hypercall returns (negated), in this one place.
+long to_errno(Result<void> result);
 
 }  // namespace hv::pv

@@ -27,7 +27,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 from isola_cli.errors import terminate_on_sigterm  # noqa: E402
 from isola_cli.run import RunResult, run_isola  # noqa: E402
 
-RESULTS = ("SUCCESS", "SKIP", "ERROR", "FAILURE")
+RESULTS = ("SUCCESS", "SKIP", "ERROR", "FAILURE", "CRASH")
+# CRASH (as xtf-runner calls it): the domain crashed, so no result line, and the run ends with
+# status 1 (Isola: a domain did not power off; Xen: "Hardware Dom0 crashed").
+CRASH_STATUS = 1
 RESULT_LINE = re.compile(r"Test result: (\w+)")
 SIDES = ("isola", "xen")
 
@@ -91,6 +94,12 @@ def problems(outcomes: list[Outcome], expected: str) -> list[str]:
     """Everything wrong with the runs, one line each."""
     found = []
     for o in outcomes:
+        if expected == "CRASH":
+            if o.result is not None:
+                found.append(f"{o.side}: Test result {o.result}, expected the domain to crash")
+            elif o.status != CRASH_STATUS:
+                found.append(f"{o.side}: run status {o.status}, expected {CRASH_STATUS} (domain crash)")
+            continue
         if o.result is None:
             found.append(f"{o.side}: no 'Test result:' line in the console "
                          f"(run status {o.status})")

@@ -11,6 +11,7 @@
 #include "hv/core/console.hpp"
 #include "hv/core/format.hpp"
 #include "hv/pv/boot_layout.hpp"
+#include "hv/pv/domain_mm.hpp"
 #include "hv/pv/elf_image.hpp"
 #include "hv/pv/xen_abi.hpp"
 
@@ -260,6 +261,11 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     fill_p2m_list_and_shared_info(d, layout.value());
     fill_start_info(d, layout.value(), options, layout.value().page_tables.start.raw());
     init_vcpu(d, image.value(), layout.value(), l4.value());
+    // Type, validate and count every bootstrap table, pin the L4 and hold it as the kernel root,
+    // exactly as Xen's builder does: from here on the guest's tables obey the type rules.
+    pv::PageTypeEngine engine = pv::domain_engine(d);
+    if (!engine.pin(l4.value(), pv::PageType::L4).ok() || !engine.get_page_and_type(l4.value(), pv::PageType::L4).ok())
+        return BuildError{"the bootstrap page tables do not validate"};
     return {};
 }
 

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// Platform side of the PV memory hypercalls: the page-type engine's environment (guest frames
+// through the mapcache, descriptors from the frame table) and TLB maintenance.
+#include "arch/cpu.hpp"
+#include "arch/mapcache.hpp"
+#include "arch/memory.hpp"
+#include "arch/pte.hpp"
+#include "arch/va_layout.hpp"
+#include "hv/pv/domain.hpp"
+#include "hv/pv/domain_mm.hpp"
+
+namespace hv::pv {
+namespace {
+
+mm::FrameInfo* frame(void*, Mfn mfn) {
+    mm::FrameAllocator& frames = arch::frame_allocator();
+    return mfn.raw() < frames.frame_count() ? &frames.info(mfn) : nullptr;
+}
+
+u64 read_entry(void*, Mfn table, unsigned index) {
+    const arch::MappedFrame page = arch::map_domain_page(table);
+    return __atomic_load_n(&page.as<u64>()[index], __ATOMIC_RELAXED);
+}
+
+void write_entry(void*, Mfn table, unsigned index, u64 value) {
+    const arch::MappedFrame page = arch::map_domain_page(table);
+    __atomic_store_n(&page.as<u64>()[index], value, __ATOMIC_RELEASE);
+}
+
+// Slots 256-271 of every guest L4 are the idle root's, except 258: the L4's own linear map,
+// supervisor-only and never executable. [pv-abi.md §5.4]
+u64 hypervisor_l4_entry(void*, Mfn l4, unsigned slot) {
+    using F = arch::X86PteFormat;
+    if (slot == arch::l4_slot_of(arch::kLinearPtBase)) return l4.maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd;
+    return arch::paging_env().table(arch::memory_summary().idle_root)[slot];
+}
+
+void flush_local(void*, Mfn) { arch::write_cr3(arch::read_cr3()); }
+
+constexpr PageTypeEnv kEnv{nullptr, frame, read_entry, write_entry, hypervisor_l4_entry, flush_local, nullptr};
+
+}  // namespace
+
+PageTypeEngine domain_engine(Domain& domain) { return PageTypeEngine(kEnv, domain.id); }
+
+void flush_guest_tlb(Vcpu&) { arch::write_cr3(arch::read_cr3()); }
+void invalidate_guest_page(Vcpu&, u64 va) { arch::invlpg(va); }
+void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3); }
+void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
+
+}  // namespace hv::pv

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// What the PV memory hypercalls need from the platform: the page-type engine of a domain (its
+// environment reaches guest frames through the mapcache) and TLB maintenance for the running vCPU.
+#pragma once
+
+#include "hv/core/addr.hpp"
+#include "hv/pv/page_types.hpp"
+
+namespace hv::pv {
+
+struct Domain;
+struct Vcpu;
+
+PageTypeEngine domain_engine(Domain& domain);
+
+// TLB maintenance on this pCPU for the running vCPU (one vCPU per domain for now, so "all vCPUs
+// of the domain" is this one too).
+void flush_guest_tlb(Vcpu& vcpu);
+void invalidate_guest_page(Vcpu& vcpu, u64 va);
+// After the vCPU's current root changed: load it.
+void reload_guest_root(Vcpu& vcpu);
+// The M2P entry of a frame (MMU_MACHPHYS_UPDATE).
+void set_guest_m2p(Mfn mfn, u64 pfn);
+
+}  // namespace hv::pv

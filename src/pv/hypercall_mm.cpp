@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// mmu_update, mmuext_op and update_va_mapping: thin wrappers around the page-type engine.
+// [pv-abi.md §3.8-3.10]
+#include "hv/core/addr.hpp"
+#include "hv/pv/domain_mm.hpp"
+#include "hv/pv/guest_memory.hpp"
+#include "hv/pv/xen_abi.hpp"
+#include "hypercall_handlers.hpp"
+
+namespace hv::pv {
+namespace {
+
+constexpr u64 kContinuationBit = u64{1} << 31;
+
+bool foreign_domain_ok(const Domain& domain, u64 foreign) {
+    const u64 id = foreign & 0xffff;
+    return id == xen::kDomidSelf || id == domain.id;
+}
+
+// Writes the done counter if the guest asked for one.
+bool report_done(Vcpu& vcpu, u64 done_va, u32 done) {
+    if (done_va == 0) return true;
+    return copy_to_guest(vcpu, done_va, &done, sizeof done);
+}
+
+long mmu_update_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuUpdate& request) {
+    const u64 command = request.ptr & 3;
+    const Maddr address(request.ptr & ~u64{7});
+    const unsigned index = static_cast<unsigned>((address.raw() & (kPageSize - 1)) / 8);
+    switch (command) {
+        case xen::kMmuNormalPtUpdate:
+        case xen::kMmuPtUpdateNoTranslate:
+            return to_errno(engine.update_entry(address.mfn(), index, request.val));
+        case xen::kMmuPtUpdatePreserveAd:
+            return to_errno(engine.update_entry(address.mfn(), index, request.val, UpdateMode::PreserveAd));
+        case xen::kMmuMachphysUpdate: {
+            if (!engine.get_page(address.mfn()).ok()) return -xen::kEPERM;
+            set_guest_m2p(address.mfn(), request.val);
+            engine.put_page(address.mfn());
+            return 0;
+        }
+        default: return -xen::kENOSYS;
+    }
+    (void)vcpu;
+}
+
+// Replaces the root in `slot` (kernel or user) by `mfn` (0 = none, user only).
+long set_root(Vcpu& vcpu, PageTypeEngine& engine, u64& slot, u64 mfn_raw, bool allow_none) {
+    const Mfn mfn(mfn_raw);
+    if (mfn_raw == 0 && !allow_none) return -xen::kEINVAL;
+    if (mfn_raw != 0) {
+        const long result = to_errno(engine.get_page_and_type(mfn, PageType::L4));
+        if (result != 0) return result;
+    }
+    if (slot != 0) engine.put_page_and_type(Maddr(slot).mfn());
+    slot = mfn.maddr().raw();
+    reload_guest_root(vcpu);
+    return 0;
+}
+
+long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
+    const Mfn mfn(op.arg1);
+    switch (op.cmd) {
+        case xen::kMmuextPinL1Table: return to_errno(engine.pin(mfn, PageType::L1));
+        case xen::kMmuextPinL2Table: return to_errno(engine.pin(mfn, PageType::L2));
+        case xen::kMmuextPinL3Table: return to_errno(engine.pin(mfn, PageType::L3));
+        case xen::kMmuextPinL4Table: return to_errno(engine.pin(mfn, PageType::L4));
+        case xen::kMmuextUnpinTable: return to_errno(engine.unpin(mfn));
+        case xen::kMmuextNewBaseptr: return set_root(vcpu, engine, vcpu.kernel_cr3, op.arg1, false);
+        case xen::kMmuextNewUserBaseptr: return set_root(vcpu, engine, vcpu.user_cr3, op.arg1, true);
+        case xen::kMmuextTlbFlushLocal:
+        case xen::kMmuextTlbFlushMulti:
+        case xen::kMmuextTlbFlushAll: flush_guest_tlb(vcpu); return 0;
+        case xen::kMmuextInvlpgLocal:
+        case xen::kMmuextInvlpgMulti:
+        case xen::kMmuextInvlpgAll:
+            // A non-canonical or hypervisor address is ignored silently, never flushed.
+            if (guest_range_ok(op.arg1, 1)) invalidate_guest_page(vcpu, op.arg1);
+            return 0;
+        case xen::kMmuextFlushCache:
+        case xen::kMmuextFlushCacheGlobal: return -xen::kEACCES;
+        case xen::kMmuextMarkSuper:
+        case xen::kMmuextUnmarkSuper: return -xen::kEOPNOTSUPP;
+        default: return -xen::kENOSYS;
+    }
+}
+
+}  // namespace
+
+long to_errno(Result<void> result) {
+    if (result.ok()) return 0;
+    switch (result.error()) {
+        case Status::Ok: return 0;
+        case Status::NoMemory: return -xen::kENOMEM;
+        case Status::Busy: return -xen::kEBUSY;
+        case Status::PermissionDenied: return -xen::kEPERM;
+        case Status::Unsupported: return -xen::kEOPNOTSUPP;
+        case Status::InvalidArgument:
+        case Status::AlreadyMapped:
+        case Status::NotMapped: return -xen::kEINVAL;
+    }
+    return -xen::kEINVAL;
+}
+
+long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
+    const u64 list = args.arg[0], count = args.arg[1] & ~kContinuationBit, done_va = args.arg[2];
+    if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
+    PageTypeEngine engine = domain_engine(*vcpu.domain);
+    u32 done = 0;
+    long result = 0;
+    for (; done < count; ++done) {
+        xen::MmuUpdate request{};
+        if (!copy_from_guest(vcpu, &request, list + u64{done} * sizeof request, sizeof request)) {
+            result = -xen::kEFAULT;
+            break;
+        }
+        result = mmu_update_one(vcpu, engine, request);
+        if (result != 0) break;
+    }
+    if (done > 0) flush_guest_tlb(vcpu);  // later ops and the guest see every change (xsa-286)
+    if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;
+    return result;
+}
+
+long mmuext_op(Vcpu& vcpu, const HypercallArgs& args) {
+    const u64 list = args.arg[0], count = args.arg[1] & ~kContinuationBit, done_va = args.arg[2];
+    if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
+    PageTypeEngine engine = domain_engine(*vcpu.domain);
+    u32 done = 0;
+    long result = 0;
+    for (; done < count; ++done) {
+        xen::MmuextOp op{};
+        if (!copy_from_guest(vcpu, &op, list + u64{done} * sizeof op, sizeof op)) {
+            result = -xen::kEFAULT;
+            break;
+        }
+        result = mmuext_one(vcpu, engine, op);
+        if (result != 0) break;
+    }
+    if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;
+    return result;
+}
+
+long update_va_mapping(Vcpu& vcpu, const HypercallArgs& args) {
+    const u64 va = args.arg[0], value = args.arg[1], flags = args.arg[2];
+    if (!guest_range_ok(va, 1)) return -xen::kEINVAL;
+    PageTypeEngine engine = domain_engine(*vcpu.domain);
+    const long result = to_errno(engine.update_va_mapping(Maddr(vcpu.kernel_cr3).mfn(), Vaddr(va), value));
+    if (result != 0) return result;  // flush only after success (xsa-279)
+    switch (flags & xen::kUvmfFlushTypeMask) {
+        case xen::kUvmfTlbFlush: flush_guest_tlb(vcpu); break;
+        case xen::kUvmfInvlpg: invalidate_guest_page(vcpu, va); break;
+        default: break;
+    }
+    return 0;
+}
+
+}  // namespace hv::pv

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+// Host fakes for hv/pv/domain_mm.hpp.
+#include "support/fake_domain_mm.hpp"
+
+#include "hv/core/check.hpp"
+#include "hv/pv/domain.hpp"
+#include "hv/pv/domain_mm.hpp"
+
+namespace hv::test {
+FakeDomainMm& fake_domain_mm() {
+    static FakeDomainMm fake;
+    return fake;
+}
+}  // namespace hv::test
+
+namespace hv::pv {
+
+PageTypeEngine domain_engine(Domain& domain) {
+    HV_CHECK(test::fake_domain_mm().frames != nullptr);
+    return PageTypeEngine(test::fake_domain_mm().frames->env(), domain.id);
+}
+void flush_guest_tlb(Vcpu&) { ++test::fake_domain_mm().full_flushes; }
+void invalidate_guest_page(Vcpu&, u64 va) { test::fake_domain_mm().invalidated.push_back(va); }
+void reload_guest_root(Vcpu&) { ++test::fake_domain_mm().root_reloads; }
+void set_guest_m2p(Mfn mfn, u64 pfn) { test::fake_domain_mm().m2p_writes.emplace_back(mfn.raw(), pfn); }
+
+}  // namespace hv::pv

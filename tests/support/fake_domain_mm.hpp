@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+// Host fakes for hv/pv/domain_mm.hpp: the domain engine runs over one FakePvFrames instance and
+// TLB maintenance is counted.
+#pragma once
+
+#include <vector>
+
+#include "support/fake_pv_frames.hpp"
+
+namespace hv::test {
+
+struct FakeDomainMm {
+    FakePvFrames* frames = nullptr;  // set by the test before any memory hypercall
+    unsigned full_flushes = 0;
+    std::vector<u64> invalidated;
+    unsigned root_reloads = 0;
+    std::vector<std::pair<u64, u64>> m2p_writes;  // (mfn, pfn)
+};
+
+FakeDomainMm& fake_domain_mm();
+
+}  // namespace hv::test

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// Fake machine frames and frame table for host tests of the PV page-type engine.
+//
+// Every mfn below frame_count has a FrameInfo (Unusable until given to someone) and 512 words
+// of contents, zero until written. env() hands the engine a PageTypeEnv over them; touching the
+// contents of an mfn beyond the table aborts (the engine must check mfns through frame()).
+#pragma once
+
+#include <array>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "hv/core/addr.hpp"
+#include "hv/mm/frame_table.hpp"
+#include "hv/pv/page_types.hpp"
+
+namespace hv::test {
+
+using FrameWords = std::array<u64, 512>;
+
+class FakePvFrames {
+  public:
+    explicit FakePvFrames(u64 frame_count);
+
+    // Gives `mfn` to `domain` as guest RAM (owner Domain, class Guest).
+    void give(Mfn mfn, pv::DomainId domain);
+    void set_owner(Mfn mfn, mm::FrameOwner owner, mm::FrameClass frame_class, u32 class_id);
+
+    mm::FrameInfo& info(Mfn mfn);
+    u64& word(Mfn mfn, unsigned index);
+    FrameWords& words(Mfn mfn);
+    u64 frame_count() const { return infos_.size(); }
+
+    pv::PageTypeEnv env();
+
+    // What the fake says slot `slot` of a validated L4 holds: a recognisable pattern, slot 258
+    // the L4's own linear map.
+    static u64 hypervisor_entry(Mfn l4, unsigned slot);
+
+    std::vector<Mfn> flushes;           // flush_stale calls, in order
+    std::set<u64> bad_descriptor_pages;  // frames descriptors_ok refuses
+    bool offer_descriptor_check = true;  // false: env().descriptors_ok is nullptr
+
+  private:
+    std::vector<mm::FrameInfo> infos_;
+    std::map<u64, FrameWords> contents_;
+};
+
+}  // namespace hv::test
