@@ -75,6 +75,8 @@ struct TableEntry {
 
 constexpr TableEntry kTable[] = {
     {xen::kSetTrapTable, set_trap_table},
+    {xen::kSetGdt, set_gdt},
+    {xen::kUpdateDescriptor, update_descriptor},
     {xen::kMmuUpdate, mmu_update},
     {xen::kUpdateVaMapping, update_va_mapping},
     {xen::kMmuextOp, mmuext_op},

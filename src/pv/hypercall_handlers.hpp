@@ -15,6 +15,8 @@ long set_callbacks(Vcpu& vcpu, const HypercallArgs& args);
 long mmu_update(Vcpu& vcpu, const HypercallArgs& args);
 long mmuext_op(Vcpu& vcpu, const HypercallArgs& args);
 long update_va_mapping(Vcpu& vcpu, const HypercallArgs& args);
+long set_gdt(Vcpu& vcpu, const HypercallArgs& args);
+long update_descriptor(Vcpu& vcpu, const HypercallArgs& args);
 
 // Status of the core to the Xen errno a hypercall returns (negated), in this one place.
 long to_errno(Result<void> result);

@@ -25,3 +25,9 @@ void reload_guest_root(Vcpu&) { ++test::fake_domain_mm().root_reloads; }
 void set_guest_m2p(Mfn mfn, u64 pfn) { test::fake_domain_mm().m2p_writes.emplace_back(mfn.raw(), pfn); }
 
 }  // namespace hv::pv
+
+namespace hv::pv {
+u64 read_frame_word(Mfn mfn, unsigned index) { return test::fake_domain_mm().frames->word(mfn, index); }
+void write_frame_word(Mfn mfn, unsigned index, u64 value) { test::fake_domain_mm().frames->word(mfn, index) = value; }
+void load_guest_gdt(Vcpu&) { ++test::fake_domain_mm().gdt_loads; }
+}  // namespace hv::pv

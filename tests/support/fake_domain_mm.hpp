@@ -15,6 +15,7 @@ struct FakeDomainMm {
     std::vector<u64> invalidated;
     unsigned root_reloads = 0;
     std::vector<std::pair<u64, u64>> m2p_writes;  // (mfn, pfn)
+    unsigned gdt_loads = 0;
 };
 
 FakeDomainMm& fake_domain_mm();

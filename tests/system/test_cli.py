@@ -134,14 +134,14 @@ class QemuCommandTest(unittest.TestCase):
             "-serial", "stdio", "-monitor", "none",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-kernel", "build/xen/xen-4.17",
-            "-append", "console=com1 com1=115200,8n1 dom0_mem=32M loglvl=all guest_loglvl=all "
+            "-append", "console=com1 com1=115200,8n1 dom0_mem=32M loglvl=all guest_loglvl=all smap=0 "
                        "sched=credit2",
             "-initrd", "g.elf a,,b"])
 
     def test_xen_command_without_extra_args(self):
         cmd = qemu_command(RunOptions(xen=True, guests=[Guest("g.elf")]), "xen")
         self.assertEqual(cmd[cmd.index("-append") + 1],
-                         "console=com1 com1=115200,8n1 dom0_mem=32M loglvl=all guest_loglvl=all")
+                         "console=com1 com1=115200,8n1 dom0_mem=32M loglvl=all guest_loglvl=all smap=0")
 
     def test_optional_flags(self):
         opts = RunOptions(guests=[Guest("g.elf", "a,b")], gdb=True, trace="t.log", icount=True)
@@ -532,7 +532,7 @@ class FakeXenTest(FakeQemuCase):
         self.assertEqual(argv[argv.index("-initrd") + 1], f"{self.guest} x,,y")
         self.assertEqual(argv[argv.index("-append") + 1],
                          "console=com1 com1=115200,8n1 dom0_mem=32M loglvl=all "
-                         "guest_loglvl=all sched=credit2 argv")
+                         "guest_loglvl=all smap=0 sched=credit2 argv")
         self.assertIn("-no-reboot", argv)
 
     def test_exactly_one_guest(self):

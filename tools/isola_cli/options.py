@@ -27,7 +27,8 @@ Xen 4.17 oracle (--xen):
   the same QEMU machine instead of Isola, with exactly one guest, which becomes dom0:
       isola run --xen build/guests/hello.elf
   Xen's command line is "console=com1 com1=115200,8n1 dom0_mem=32M loglvl=all
-  guest_loglvl=all" followed by anything after `--`. Memory defaults to 512 MiB and
+  guest_loglvl=all smap=0" followed by anything after `--` (smap=0 works around a QEMU
+  TCG bug, pv-abi.md 4.10). Memory defaults to 512 MiB and
   the timeout to 90 s (Xen boots slower under TCG). Xen never ends QEMU by itself,
   so isola watches the console and kills QEMU at the first end-of-run line.
 """

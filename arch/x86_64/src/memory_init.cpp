@@ -121,6 +121,17 @@ Result<Mfn, const char*> alloc_zeroed(mm::FrameUse use) {
     return frame.value();
 }
 
+// The L1 table that maps `va` in `root` (which must have one).
+Mfn l1_table_of(Mfn root, u64 va) {
+    Mfn table = root;
+    for (mm::Level level = mm::Level::Pml4; level != mm::Level::Pt; level = mm::lower(level)) {
+        const u64 entry = env.table(table)[mm::index_of(va, level)];
+        HV_CHECK(X86PteFormat::present(level, entry) && !X86PteFormat::is_leaf(level, entry));
+        table = X86PteFormat::address(level, entry).mfn();
+    }
+    return table;
+}
+
 // GDT windows: pages 0-13 show one shared all-zero frame read-only until a guest installs its
 // own GDT frames; page 14 is the pCPU's reserved page; page 15 stays unmapped.
 Result<void, const char*> map_cpu_gdts(HvPageTable& root, unsigned cpu_count) {
@@ -134,19 +145,10 @@ Result<void, const char*> map_cpu_gdts(HvPageTable& root, unsigned cpu_count) {
         if (!reserved.ok()) return Error{reserved.error()};
         HV_TRY(map_or_fail(root, cpu_gdt_base(cpu) + kGdtReservedPage * kPageSize, reserved.value().maddr().raw(),
                            kPageSize, {.write = true}, mm::PageSize::k4K));
+        summary.gdt_l1[cpu] = l1_table_of(root.root(), cpu_gdt_base(cpu));
     }
+    summary.zero_frame = zero.value();
     return {};
-}
-
-// The L1 table that maps `va` in `root` (which must have one).
-Mfn l1_table_of(Mfn root, u64 va) {
-    Mfn table = root;
-    for (mm::Level level = mm::Level::Pml4; level != mm::Level::Pt; level = mm::lower(level)) {
-        const u64 entry = env.table(table)[mm::index_of(va, level)];
-        HV_CHECK(X86PteFormat::present(level, entry) && !X86PteFormat::is_leaf(level, entry));
-        table = X86PteFormat::address(level, entry).mfn();
-    }
-    return table;
 }
 
 // Creates each pCPU's mapcache L1 by mapping and unmapping the window once (unmap keeps tables).

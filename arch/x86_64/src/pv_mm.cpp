@@ -7,7 +7,9 @@
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/descriptors.hpp"
 #include "hv/pv/domain_mm.hpp"
+#include "arch/smp.hpp"
 
 namespace hv::pv {
 namespace {
@@ -37,7 +39,12 @@ u64 hypervisor_l4_entry(void*, Mfn l4, unsigned slot) {
 
 void flush_local(void*, Mfn) { arch::write_cr3(arch::read_cr3()); }
 
-constexpr PageTypeEnv kEnv{nullptr, frame, read_entry, write_entry, hypervisor_l4_entry, flush_local, nullptr};
+bool descriptors_ok(void*, Mfn table) {
+    const arch::MappedFrame page = arch::map_domain_page(table);
+    return check_descriptor_page(page.as<u64>());
+}
+
+constexpr PageTypeEnv kEnv{nullptr, frame, read_entry, write_entry, hypervisor_l4_entry, flush_local, descriptors_ok};
 
 }  // namespace
 
@@ -47,5 +54,24 @@ void flush_guest_tlb(Vcpu&) { arch::write_cr3(arch::read_cr3()); }
 void invalidate_guest_page(Vcpu&, u64 va) { arch::invlpg(va); }
 void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
+
+u64 read_frame_word(Mfn mfn, unsigned index) { return read_entry(nullptr, mfn, index); }
+void write_frame_word(Mfn mfn, unsigned index, u64 value) { write_entry(nullptr, mfn, index, value); }
+
+void load_guest_gdt(Vcpu& vcpu) {
+    using F = arch::X86PteFormat;
+    const unsigned cpu = arch::current_cpu_index();
+    const arch::MappedFrame l1 = arch::map_domain_page(arch::memory_summary().gdt_l1[cpu]);
+    for (unsigned page = 0; page < kMaxGdtFrames; ++page) {
+        const u64 va = arch::cpu_gdt_base(cpu) + page * kPageSize;
+        // Guest GDT frames are writable for the CPU (it sets descriptors' accessed bits), never
+        // for the guest (no U); unused pages show the zero frame read-only.
+        const u64 entry = page < vcpu.gdt_frame_count
+                              ? Mfn(vcpu.gdt_frames[page]).maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd
+                              : arch::memory_summary().zero_frame.maddr().raw() | F::kP | F::kA | F::kXd;
+        l1.as<u64>()[mm::index_of(va, mm::Level::Pt)] = entry;
+        arch::invlpg(va);
+    }
+}
 
 }  // namespace hv::pv

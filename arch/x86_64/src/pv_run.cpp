@@ -10,6 +10,7 @@
 #include "hv/core/console.hpp"
 #include "hv/core/format.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/domain_mm.hpp"
 #include "hv/pv/guest_traps.hpp"
 #include "hv/pv/hypercall.hpp"
 #include "hv/pv/xen_abi.hpp"
@@ -51,6 +52,7 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     wrmsr(kMsrFsBase, 0);
     wrmsr(kMsrGsBase, 0);
     wrmsr(kMsrKernelGsBase, 0);
+    pv::load_guest_gdt(vcpu);
     auto* frame = reinterpret_cast<TrapFrame*>(stack_top(cpu) - sizeof(TrapFrame));
     *frame = vcpu.regs;
     enter_guest(frame);

@@ -12,6 +12,7 @@ inline constexpr unsigned kMaxDomains = 8;
 inline constexpr unsigned kP2mEntriesPerFrame = 512;
 inline constexpr unsigned kMaxP2mFrames = 128;  // 256 MiB of guest memory per domain
 inline constexpr u64 kMaxDomainPages = u64{kMaxP2mFrames} * kP2mEntriesPerFrame;
+inline constexpr unsigned kMaxGdtFrames = 14;  // GDT pages below Xen's reserved page 14
 
 enum class DomainState : u8 { Empty, Running, Shutdown, Crashed };
 
@@ -46,6 +47,8 @@ struct Vcpu {
     u64 kernel_ss;  // stack_switch: where bounces from user mode land
     u64 kernel_sp;
     u64 cr2;        // virtual CR2, as the last bounced #PF left it
+    u64 gdt_frames[kMaxGdtFrames];  // set_gdt: mfns of GDT pages 0..gdt_frame_count-1 (segment-descriptor type)
+    unsigned gdt_frame_count;
 };
 
 struct Domain {

@@ -21,5 +21,11 @@ void invalidate_guest_page(Vcpu& vcpu, u64 va);
 void reload_guest_root(Vcpu& vcpu);
 // The M2P entry of a frame (MMU_MACHPHYS_UPDATE).
 void set_guest_m2p(Mfn mfn, u64 pfn);
+// One 8-byte word of a guest frame (the caller holds the references that make access safe).
+u64 read_frame_word(Mfn mfn, unsigned index);
+void write_frame_word(Mfn mfn, unsigned index, u64 value);
+// Maps the vCPU's GDT frames (vcpu.gdt_frames) as GDT pages 0..n-1 of the pCPU it runs on;
+// the other pages up to 13 show an all-zero page.
+void load_guest_gdt(Vcpu& vcpu);
 
 }  // namespace hv::pv

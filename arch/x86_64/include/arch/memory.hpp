@@ -2,6 +2,7 @@
 // The hypervisor's own memory: pools, frame table, the idle root page table, hypervisor frames.
 #pragma once
 
+#include "arch/descriptors.hpp"
 #include "arch/pte.hpp"
 #include "hv/boot/multiboot.hpp"
 #include "hv/core/addr.hpp"
@@ -27,6 +28,8 @@ struct MemorySummary {
     u64 frame_count;
     u64 frame_table_bytes;
     Mfn idle_root;
+    Mfn zero_frame;            // all zeros, mapped read-only wherever "nothing" must be readable
+    Mfn gdt_l1[kMaxCpus];      // the L1 mapping each pCPU's GDT window (va_layout.hpp)
 };
 
 // Builds the frame table, both pools and the idle root table, then switches to it.
