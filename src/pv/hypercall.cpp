@@ -15,20 +15,6 @@ using Handler = long (*)(Vcpu&, const HypercallArgs&);
 
 constexpr long kXenVersionNumber = (4 << 16) | 17;  // the ABI level we implement: Xen 4.17
 
-void flush_console_line(Domain& domain) {
-    domain.console_line[domain.console_length] = 0;
-    print("(d%u) %s\n", domain.id, domain.console_line);
-    domain.console_length = 0;
-}
-
-// Guest bytes go out line by line with a domain prefix; non-printable bytes become '.'.
-void console_put(Domain& domain, char c) {
-    if (c == '\r') return;
-    if (c == '\n') return flush_console_line(domain);
-    domain.console_line[domain.console_length++] = (c >= 0x20 && c < 0x7f) ? c : '.';
-    if (domain.console_length == sizeof domain.console_line - 1) flush_console_line(domain);
-}
-
 long console_io(Vcpu& vcpu, const HypercallArgs& args) {
     const u64 command = args.arg[0], count = args.arg[1], buffer = args.arg[2];
     if (command == xen::kConsoleIoRead) return 0;  // no console input yet: nothing to read
@@ -38,7 +24,7 @@ long console_io(Vcpu& vcpu, const HypercallArgs& args) {
     for (u64 done = 0; done < count;) {
         const usize step = count - done < sizeof chunk ? static_cast<usize>(count - done) : sizeof chunk;
         if (!copy_from_guest(vcpu, chunk, buffer + done, step)) return -xen::kEFAULT;
-        for (usize i = 0; i < step; ++i) console_put(*vcpu.domain, chunk[i]);
+        for (usize i = 0; i < step; ++i) domain_console_put(*vcpu.domain, chunk[i]);
         done += step;
     }
     return 0;
@@ -94,23 +80,6 @@ long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
     for (const TableEntry& entry : kTable)
         if (entry.number == number) return entry.handler(vcpu, args);
     return -xen::kENOSYS;
-}
-
-void domain_shutdown(Domain& domain, u32 reason) {
-    if (domain.console_length > 0) flush_console_line(domain);
-    domain.state = DomainState::Shutdown;
-    domain.shutdown_reason = reason;
-    print("isola: d%u (%s) shut down: %s\n", domain.id, domain.name,
-          reason == xen::kShutdownPoweroff ? "poweroff"
-          : reason == xen::kShutdownReboot ? "reboot"
-          : reason == xen::kShutdownCrash  ? "crash"
-                                            : "other reason");
-}
-
-void domain_crash(Domain& domain, const char* why) {
-    if (domain.console_length > 0) flush_console_line(domain);
-    domain.state = DomainState::Crashed;
-    print("isola: d%u (%s) crashed: %s\n", domain.id, domain.name, why);
 }
 
 }  // namespace hv::pv

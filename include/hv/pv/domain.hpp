@@ -5,6 +5,7 @@
 #include "arch/trap_frame.hpp"
 #include "hv/core/addr.hpp"
 #include "hv/core/types.hpp"
+#include "hv/pv/event_channel.hpp"
 
 namespace hv::pv {
 
@@ -47,8 +48,17 @@ struct Vcpu {
     u64 kernel_ss;  // stack_switch: where bounces from user mode land
     u64 kernel_sp;
     u64 cr2;        // virtual CR2, as the last bounced #PF left it
+    // SCHEDOP_block/poll (event_channel.cpp). Senders on other pCPUs read poll_port and set wake.
+    i32 poll_port;  // 0: not polling; -1: polling several ports (any event wakes); else the one port
+    bool wake;      // set by a sender that must wake this vCPU; the waiter clears it
     u64 gdt_frames[kMaxGdtFrames];  // set_gdt: mfns of GDT pages 0..gdt_frame_count-1 (segment-descriptor type)
     unsigned gdt_frame_count;
+    // Virtual CPU state set by hypercalls and emulated instructions. [pv-abi.md §3.16, §3.22, §4.9]
+    u8 iopl;          // virtual IOPL 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with architectural_iopl)
+    bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
+    u64 dr[4];        // DR0-3: only guest addresses. Stored, not loaded into hardware (yet)
+    u64 dr6 = 0xffff0ff0;  // xen::kDr6Default
+    u64 dr7 = 0x400;       // xen::kDr7Default
 };
 
 struct Domain {
@@ -61,11 +71,17 @@ struct Domain {
     Mfn shared_info;
     char console_line[160];  // guest console output, flushed line by line with a "(dN) " prefix
     usize console_length;
+    u64 vm_assist;  // bit n set: VMASST type n enabled (vm_assist hypercall)
     Vcpu vcpu0;
+    EventChannels evtchn;
 };
 
 // Ends the domain: it never runs again. Prints one console line saying why when it crashed.
 void domain_shutdown(Domain& domain, u32 reason);
 void domain_crash(Domain& domain, const char* why);
+// The domain of this boot with id `id` (whatever its state), or nullptr.
+Domain* find_domain(u16 id);
+// Guest console output: buffered per line, printed with a "(dN) " prefix, non-printables as '.'.
+void domain_console_put(Domain& domain, char c);
 
 }  // namespace hv::pv
