@@ -5,6 +5,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/guest_mode.hpp"
+#include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 namespace hv::pv {
@@ -51,7 +52,10 @@ bool deliver(Vcpu& vcpu, arch::TrapFrame& regs, const Delivery& delivery, const 
         switch_guest_mode(vcpu, /*to_kernel=*/true);
         stack = vcpu.kernel_sp;
     }
-    const BounceFrame frame = make_bounce_frame(regs, stack, was_kernel, saved_mask, delivery.error_code);
+    BounceFrame frame = make_bounce_frame(regs, stack, was_kernel, saved_mask, delivery.error_code);
+    // With VMASST architectural_iopl the frame's RFLAGS.IOPL shows the virtual IOPL. [pv-abi.md §3.17]
+    if (vm_assist_enabled(*vcpu.domain, xen::kVmAsstTypeArchitecturalIopl))
+        frame.words[frame.count - 3] |= u64{vcpu.iopl} << 12;  // RFLAGS, below RSP and SS
     if (!copy_to_guest(vcpu, frame.rsp, frame.words, frame.count * 8)) {
         *why = "cannot write the bounce frame to the guest stack";
         return false;

@@ -5,6 +5,9 @@
 #include "hv/core/addr.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/vcpu_registers.hpp"
+#include "hv/pv/xen_abi.hpp"
+#include "emulate_internal.hpp"
 
 namespace hv::pv {
 namespace {
@@ -16,35 +19,10 @@ constexpr u32 kMsrApicBase = 0x1b, kMsrPat = 0x277, kMsrEfer = 0xc0000080;
 constexpr u64 kXenPat = 0x0000050100070406;
 constexpr u32 kMaxHypervisorLeaf = 0x40000002;
 
-// The guest's general registers by x86 number (0 = RAX ... 15 = R15).
-u64& gpr(arch::TrapFrame& regs, unsigned number) {
-    u64* const table[] = {&regs.rax, &regs.rcx, &regs.rdx, &regs.rbx, &regs.rsp, &regs.rbp, &regs.rsi, &regs.rdi,
-                          &regs.r8,  &regs.r9,  &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14, &regs.r15};
-    return *table[number & 15];
-}
-
-struct Instruction {
-    u8 bytes[15];
-    usize length;  // readable bytes
-    usize prefix_count;
-    u8 rex;
-};
-
-bool fetch(Vcpu& vcpu, u64 rip, Instruction& insn) {
-    insn.length = sizeof insn.bytes;
-    while (insn.length > 0 && !copy_from_guest(vcpu, insn.bytes, rip, insn.length)) --insn.length;
-    insn.prefix_count = 0;
-    insn.rex = 0;
-    while (insn.prefix_count < insn.length) {
-        const u8 b = insn.bytes[insn.prefix_count];
-        if ((b & 0xf0) == 0x40) insn.rex = b;
-        else if (b != 0x66 && b != 0x67 && b != 0xf2 && b != 0xf3 && b != 0x2e && b != 0x3e) break;
-        ++insn.prefix_count;
-    }
-    return insn.length > 0;
-}
+constexpr u64 kCr0Ts = 1u << 3;
 
 u64 guest_cr3(const Vcpu& vcpu) { return vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3; }
+u64 guest_cr0(const Vcpu& vcpu) { return kGuestCr0 | (vcpu.cr0_ts ? kCr0Ts : 0); }
 
 Emulation read_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, usize at) {
     if (at + 3 > insn.length || (insn.bytes[at + 2] & 0xc0) != 0xc0) return Emulation::NotHandled;
@@ -53,7 +31,7 @@ Emulation read_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instruc
     const unsigned reg = (modrm & 7) | ((insn.rex & 1) ? 8 : 0);
     u64 value = 0;
     switch (cr) {
-        case 0: value = kGuestCr0; break;
+        case 0: value = guest_cr0(vcpu); break;
         case 2: value = vcpu.cr2; break;
         case 3: value = guest_cr3(vcpu); break;
         case 4: value = kGuestCr4; break;
@@ -69,9 +47,36 @@ Emulation write_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instru
     const u8 modrm = insn.bytes[at + 2];
     const unsigned cr = ((modrm >> 3) & 7) | ((insn.rex & 4) ? 8 : 0);
     const u64 value = gpr(regs, (modrm & 7) | ((insn.rex & 1) ? 8 : 0));
-    if (cr == 2) vcpu.cr2 = value;
-    else if (cr == 4) { /* other CR4 bits are silently ignored, as Xen does */ }
-    else return Emulation::RaiseGp;  // CR0 changes other than TS and CR3 loads: not yet
+    if (cr == 0) {
+        if (((value ^ guest_cr0(vcpu)) & ~kCr0Ts) != 0) return Emulation::RaiseGp;  // only TS may change
+        set_virtual_ts(vcpu, (value & kCr0Ts) != 0);
+    } else if (cr == 2) {
+        vcpu.cr2 = value;
+    } else if (cr == 4) {
+        // Other CR4 bits are silently ignored, as Xen does.
+    } else {
+        return Emulation::RaiseGp;  // CR3 loads: not yet
+    }
+    regs.rip += at + 3;
+    return Emulation::Done;
+}
+
+// mov %drN, reg (0F 21) and mov reg, %drN (0F 23), with the rules of set_debugreg/get_debugreg:
+// a register that does not exist is #UD, a refused value #GP(0). [pv-abi.md §3.22]
+Emulation debug_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, usize at, bool write) {
+    if (at + 3 > insn.length) return Emulation::NotHandled;
+    const u8 modrm = insn.bytes[at + 2];  // always a register operand, whatever the mod bits say
+    const u32 dr = ((modrm >> 3) & 7) | ((insn.rex & 4) ? 8 : 0);
+    u64& reg = gpr(regs, (modrm & 7) | ((insn.rex & 1) ? 8 : 0));
+    if (write) {
+        const long result = set_debug_register(vcpu, dr, reg);
+        if (result == -xen::kENODEV) return Emulation::RaiseUd;
+        if (result != 0) return Emulation::RaiseGp;
+    } else {
+        const Optional<u64> value = get_debug_register(vcpu, dr);
+        if (!value) return Emulation::RaiseUd;
+        reg = value.value();
+    }
     regs.rip += at + 3;
     return Emulation::Done;
 }
@@ -102,6 +107,28 @@ Emulation msr_access(arch::TrapFrame& regs, bool write, usize length) {
 }
 
 }  // namespace
+
+u64& gpr(arch::TrapFrame& regs, unsigned number) {
+    u64* const table[] = {&regs.rax, &regs.rcx, &regs.rdx, &regs.rbx, &regs.rsp, &regs.rbp, &regs.rsi, &regs.rdi,
+                          &regs.r8,  &regs.r9,  &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14, &regs.r15};
+    return *table[number & 15];
+}
+
+bool fetch(Vcpu& vcpu, u64 rip, Instruction& insn) {
+    insn = Instruction{};
+    insn.length = sizeof insn.bytes;
+    while (insn.length > 0 && !copy_from_guest(vcpu, insn.bytes, rip, insn.length)) --insn.length;
+    for (; insn.prefix_count < insn.length; ++insn.prefix_count) {
+        const u8 b = insn.bytes[insn.prefix_count];
+        if ((b & 0xf0) == 0x40) insn.rex = b;
+        else if (b == 0x66) insn.operand_size_16 = true;
+        else if (b == 0x67) insn.address_size_32 = true;
+        else if (b == 0xf2 || b == 0xf3) insn.rep = true;
+        else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) insn.segment = b;
+        else break;
+    }
+    return insn.length > 0;
+}
 
 CpuidLeaf guest_cpuid(u32 leaf, u32 subleaf) {
     if (leaf >= 0x40000000 && leaf < 0x40000100) {
@@ -138,15 +165,22 @@ Emulation emulate_invalid_opcode(Vcpu& vcpu, arch::TrapFrame& regs) {
 }
 
 Emulation emulate_privileged(Vcpu& vcpu, arch::TrapFrame& regs) {
-    if (!vcpu.kernel_mode) return Emulation::NotHandled;  // user mode: the #GP stands
     Instruction insn{};
     if (!fetch(vcpu, regs.rip, insn)) return Emulation::NotHandled;
+    // I/O and interrupt-flag instructions are checked against the virtual IOPL in either mode.
+    if (const Emulation io = emulate_io(vcpu, regs, insn); io != Emulation::NotHandled) return io;
+    if (!vcpu.kernel_mode) return Emulation::NotHandled;  // user mode: the #GP stands
     const usize at = insn.prefix_count;
     if (at + 2 > insn.length || insn.bytes[at] != 0x0f) return Emulation::NotHandled;
     switch (insn.bytes[at + 1]) {
         case 0x20: return read_control_register(vcpu, regs, insn, at);
         case 0x22: return write_control_register(vcpu, regs, insn, at);
-        case 0x06: regs.rip += at + 2; return Emulation::Done;  // CLTS: no lazy FPU yet, TS stays clear
+        case 0x21: return debug_register(vcpu, regs, insn, at, /*write=*/false);
+        case 0x23: return debug_register(vcpu, regs, insn, at, /*write=*/true);
+        case 0x06:  // CLTS
+            set_virtual_ts(vcpu, false);
+            regs.rip += at + 2;
+            return Emulation::Done;
         case 0x32: return msr_access(regs, /*write=*/false, at + 2);
         case 0x30: return msr_access(regs, /*write=*/true, at + 2);
         default: return Emulation::NotHandled;

@@ -8,12 +8,13 @@
 #include "hv/pv/emulate.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/guest_mode.hpp"
+#include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 namespace hv::pv {
 namespace {
 
-constexpr unsigned kVectorUd = 6, kVectorGp = 13, kVectorPf = 14;
+constexpr unsigned kVectorUd = 6, kVectorNm = 7, kVectorGp = 13, kVectorPf = 14;
 constexpr u64 kPfUser = 1u << 2;
 constexpr u64 kFlagIf = 1u << 9;
 // RFLAGS bits an iret may restore: arithmetic, TF, DF, OF, NT cleared, AC, ID. IOPL and VM never.
@@ -73,7 +74,15 @@ void handle_guest_exception(Vcpu& vcpu, arch::TrapFrame& regs, u64 cr2) {
     if (vector == kVectorGp && regs.error_code == 0) {
         const Emulation result = emulate_privileged(vcpu, regs);
         if (result == Emulation::Done) return;
+        if (result == Emulation::RaiseUd) return bounce_vector(vcpu, regs, kVectorUd, {});
         // RaiseGp and NotHandled both deliver #GP(0) at the instruction.
+    }
+    if (vector == kVectorNm) {
+        // The hardware TS mirrors the virtual one: the guest set it, so it gets its #NM, and TS
+        // clears on the way, as Xen clears it. A stray #NM with the virtual TS clear just retries.
+        const bool guest_ts = vcpu.cr0_ts;
+        set_virtual_ts(vcpu, false);
+        if (!guest_ts) return;
     }
     Optional<u64> error_code;
     if (vector_has_error_code(vector)) error_code = regs.error_code;
@@ -109,6 +118,9 @@ void do_iret(Vcpu& vcpu, arch::TrapFrame& regs) {
     regs.ss = context.ss | 3;
     regs.rsp = context.rsp;
     regs.rflags = (context.rflags & kIretFlagsMask) | kFlagIf | 0x2;
+    // With VMASST architectural_iopl the frame's IOPL becomes the virtual IOPL.
+    if (vm_assist_enabled(*vcpu.domain, xen::kVmAsstTypeArchitecturalIopl))
+        vcpu.iopl = static_cast<u8>((context.rflags >> 12) & 3);
     if ((context.flags & xen::kVgcfInSyscall) == 0) {
         regs.rcx = context.rcx;
         regs.r11 = context.r11;

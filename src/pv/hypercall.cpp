@@ -4,6 +4,7 @@
 
 #include "hv/core/console.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/event_channel.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
@@ -12,8 +13,6 @@ namespace hv::pv {
 namespace {
 
 using Handler = long (*)(Vcpu&, const HypercallArgs&);
-
-constexpr long kXenVersionNumber = (4 << 16) | 17;  // the ABI level we implement: Xen 4.17
 
 long console_io(Vcpu& vcpu, const HypercallArgs& args) {
     const u64 command = args.arg[0], count = args.arg[1], buffer = args.arg[2];
@@ -33,22 +32,13 @@ long console_io(Vcpu& vcpu, const HypercallArgs& args) {
 long sched_op(Vcpu& vcpu, const HypercallArgs& args) {
     switch (args.arg[0]) {
         case xen::kSchedOpYield: return 0;  // one vCPU per pCPU for now: nothing else to run
+        case xen::kSchedOpBlock: return sched_block(vcpu);
+        case xen::kSchedOpPoll: return sched_poll(vcpu, args.arg[1]);
         case xen::kSchedOpShutdown: {
             xen::SchedShutdown request{};
             if (!copy_from_guest(vcpu, &request, args.arg[1], sizeof request)) return -xen::kEFAULT;
             domain_shutdown(*vcpu.domain, request.reason);
             return 0;
-        }
-        default: return -xen::kENOSYS;
-    }
-}
-
-long xen_version(Vcpu& vcpu, const HypercallArgs& args) {
-    switch (args.arg[0]) {
-        case xen::kXenVersionVersion: return kXenVersionNumber;
-        case xen::kXenVersionExtraversion: {
-            static const char kExtra[16] = ".0-isola";
-            return copy_to_guest(vcpu, args.arg[1], kExtra, sizeof kExtra) ? 0 : -xen::kEFAULT;
         }
         default: return -xen::kENOSYS;
     }
@@ -71,7 +61,17 @@ constexpr TableEntry kTable[] = {
     {xen::kCallbackOp, callback_op},
     {xen::kConsoleIo, console_io},
     {xen::kSchedOp, sched_op},
+    {xen::kEventChannelOp, event_channel_op},
     {xen::kXenVersion, xen_version},
+    {xen::kMemoryOp, memory_op},
+    {xen::kMulticall, nested_multicall},  // a top-level multicall goes through do_hypercall_frame
+    {xen::kVmAssist, vm_assist},
+    {xen::kPhysdevOp, physdev_op},
+    {xen::kFpuTaskswitch, fpu_taskswitch},
+    {xen::kSetDebugreg, set_debugreg},
+    {xen::kGetDebugreg, get_debugreg},
+    {xen::kSetSegmentBase, set_segment_base},
+    {xen::kGrantTableOp, grant_table_op},
 };
 
 }  // namespace

@@ -17,6 +17,17 @@ long mmuext_op(Vcpu& vcpu, const HypercallArgs& args);
 long update_va_mapping(Vcpu& vcpu, const HypercallArgs& args);
 long set_gdt(Vcpu& vcpu, const HypercallArgs& args);
 long update_descriptor(Vcpu& vcpu, const HypercallArgs& args);
+long event_channel_op(Vcpu& vcpu, const HypercallArgs& args);
+long xen_version(Vcpu& vcpu, const HypercallArgs& args);
+long memory_op(Vcpu& vcpu, const HypercallArgs& args);
+long nested_multicall(Vcpu& vcpu, const HypercallArgs& args);
+long vm_assist(Vcpu& vcpu, const HypercallArgs& args);
+long physdev_op(Vcpu& vcpu, const HypercallArgs& args);
+long fpu_taskswitch(Vcpu& vcpu, const HypercallArgs& args);
+long set_debugreg(Vcpu& vcpu, const HypercallArgs& args);
+long get_debugreg(Vcpu& vcpu, const HypercallArgs& args);
+long set_segment_base(Vcpu& vcpu, const HypercallArgs& args);
+long grant_table_op(Vcpu& vcpu, const HypercallArgs& args);
 
 // Status of the core to the Xen errno a hypercall returns (negated), in this one place.
 long to_errno(Result<void> result);

@@ -23,8 +23,9 @@ bool report_done(Vcpu& vcpu, u64 done_va, u32 done) {
     return copy_to_guest(vcpu, done_va, &done, sizeof done);
 }
 
-long mmu_update_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuUpdate& request) {
-    const u64 command = request.ptr & 3;
+long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request) {
+    // The command is ptr[2:0] (Xen reads three bits: 4-7 are unknown commands, not updates).
+    const u64 command = request.ptr & 7;
     const Maddr address(request.ptr & ~u64{7});
     const unsigned index = static_cast<unsigned>((address.raw() & (kPageSize - 1)) / 8);
     switch (command) {
@@ -34,14 +35,13 @@ long mmu_update_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuUpdate& re
         case xen::kMmuPtUpdatePreserveAd:
             return to_errno(engine.update_entry(address.mfn(), index, request.val, UpdateMode::PreserveAd));
         case xen::kMmuMachphysUpdate: {
-            if (!engine.get_page(address.mfn()).ok()) return -xen::kEPERM;
+            if (!engine.get_page(address.mfn()).ok()) return -xen::kEINVAL;  // not this domain's frame
             set_guest_m2p(address.mfn(), request.val);
             engine.put_page(address.mfn());
             return 0;
         }
         default: return -xen::kENOSYS;
     }
-    (void)vcpu;
 }
 
 // Replaces the root in `slot` (kernel or user) by `mfn` (0 = none, user only).
@@ -52,9 +52,12 @@ long set_root(Vcpu& vcpu, PageTypeEngine& engine, u64& slot, u64 mfn_raw, bool a
         const long result = to_errno(engine.get_page_and_type(mfn, PageType::L4));
         if (result != 0) return result;
     }
-    if (slot != 0) engine.put_page_and_type(Maddr(slot).mfn());
+    // Load the new root first: dropping the last reference of the old one devalidates it, which
+    // clears its hypervisor slots, and it must not be the loaded root then (Xen's order too).
+    const u64 old = slot;
     slot = mfn.maddr().raw();
     reload_guest_root(vcpu);
+    if (old != 0) engine.put_page_and_type(Maddr(old).mfn());
     return 0;
 }
 
@@ -114,7 +117,7 @@ long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
             result = -xen::kEFAULT;
             break;
         }
-        result = mmu_update_one(vcpu, engine, request);
+        result = mmu_update_one(engine, request);
         if (result != 0) break;
     }
     if (done > 0) flush_guest_tlb(vcpu);  // later ops and the guest see every change (xsa-286)

@@ -150,6 +150,8 @@ Result<void> PageTypeEngine::mod_l1_entry(Mfn table, unsigned index, u64 value) 
 
 // The L1 that maps `va` under `root`: L4e, L3e and L2e present, no superpage, and the frame
 // reached is currently an L1 of this domain. [pv-abi.md §3.10 step 2]
+// Every table on the way must be a frame of this domain: through a linear entry the walk can
+// reach the L4's hypervisor slots, whose tables the engine must never read.
 Result<Mfn> PageTypeEngine::walk_to_l1(Mfn root, u64 va) const {
     const mm::FrameInfo* info = owned(root);
     if (info == nullptr || current_type(*info) != PageType::L4) return Error{Status::InvalidArgument};
@@ -159,18 +161,27 @@ Result<Mfn> PageTypeEngine::walk_to_l1(Mfn root, u64 va) const {
         if (!present(entry) || (level != mm::Level::Pml4 && (entry & X86PteFormat::kPs) != 0))
             return Error{Status::InvalidArgument};
         table = entry_mfn(entry);
+        if (owned(table) == nullptr) return Error{Status::InvalidArgument};
     }
-    info = owned(table);
-    if (info == nullptr || current_type(*info) != PageType::L1) return Error{Status::InvalidArgument};
+    if (current_type(*owned(table)) != PageType::L1) return Error{Status::InvalidArgument};
     return table;
 }
 
 Result<void> PageTypeEngine::update_va_mapping(Mfn root, Vaddr va, u64 value) {
-    const bool guest_va = va.raw() < (u64{1} << 47) || va.raw() >= xen::kHypervisorVirtEnd;
-    if (!guest_va) return Error{Status::InvalidArgument};
-    const Result<Mfn> l1 = walk_to_l1(root, va.raw());
+    const Result<Mfn> l1 = l1_for_va(root, va);
     if (!l1.ok()) return Error{l1.error()};
     return mod_entry(l1.value(), PageType::L1, mm::index_of(va, mm::Level::Pt), value);
+}
+
+Result<Mfn> PageTypeEngine::l1_for_va(Mfn root, Vaddr va) const {
+    const bool guest_va = va.raw() < (u64{1} << 47) || va.raw() >= xen::kHypervisorVirtEnd;
+    if (!guest_va) return Error{Status::InvalidArgument};
+    return walk_to_l1(root, va.raw());
+}
+
+bool PageTypeEngine::is_l1_table(Mfn table) const {
+    const mm::FrameInfo* info = owned(table);
+    return info != nullptr && current_type(*info) == PageType::L1;
 }
 
 }  // namespace hv::pv

@@ -28,6 +28,9 @@ Result<void> PageTypeEngine::get_entry(Mfn table, PageType level, u64 entry) {
 // An L1 entry maps RAM of this domain; RW needs the writable type. [pv-abi.md §5.3]
 Result<void> PageTypeEngine::get_l1_entry(u64 entry) {
     const Mfn target = entry_mfn(entry);
+    // The all-ones frame number is Xen's INVALID_MFN: a bad argument, not a device frame.
+    constexpr u64 kInvalidMfn = (kAddr >> kPageShift);
+    if (target.raw() == kInvalidMfn) return Error{Status::InvalidArgument};
     const mm::FrameInfo* info = env_.frame(env_.context, target);
     if (info == nullptr || info->owner == mm::FrameOwner::Unusable) return Error{Status::PermissionDenied};  // MMIO
     if (!get_ref(target).ok()) return Error{Status::Busy};  // another owner, or the count limit

@@ -37,7 +37,8 @@ static_assert((kGuestKernelBit & kAvailHigh) != 0);
 // L4 slots the hypervisor owns: 256..271. [pv-abi.md §5.4]
 inline constexpr unsigned kFirstHypervisorSlot = mm::index_of(xen::kHypervisorVirtStart, mm::Level::Pml4);
 inline constexpr unsigned kEndHypervisorSlot = kFirstHypervisorSlot + 16;
-static_assert(kFirstHypervisorSlot == 256 && xen::kHypervisorVirtEnd - xen::kHypervisorVirtStart == 16 * (u64{1} << 39));
+static_assert(kFirstHypervisorSlot == 256);
+static_assert(xen::kHypervisorVirtEnd - xen::kHypervisorVirtStart == 16 * (u64{1} << 39), "16 slots");
 
 constexpr bool is_hypervisor_slot(PageType level, unsigned index) {
     return level == PageType::L4 && index >= kFirstHypervisorSlot && index < kEndHypervisorSlot;
@@ -50,11 +51,15 @@ constexpr bool present(u64 entry) { return (entry & kP) != 0; }
 constexpr PageType lower(PageType level) { return static_cast<PageType>(static_cast<u8>(level) - 1); }
 
 // What the engine writes for a present entry the guest supplied: US on every level (the guest
-// kernel runs in ring 3), the guest-kernel tag on supervisor L1 entries, A on L4 entries.
-// [pv-abi.md §1.6, §5.2]
+// kernel runs in ring 3), the guest-kernel tag on supervisor L1 entries, A on L4 entries, and
+// never G: a global guest translation would survive the CR3 loads that switch domains and the
+// flushes the type rules rely on (Xen instead flushes global pages everywhere). [pv-abi.md §1.6]
 constexpr u64 adjust_entry(PageType level, u64 entry) {
     if (!present(entry)) return entry;
-    if (level == PageType::L1) return (entry & kUs) != 0 ? entry : entry | kUs | kGuestKernelBit;
+    if (level == PageType::L1) {
+        entry &= ~kG;
+        return (entry & kUs) != 0 ? entry : entry | kUs | kGuestKernelBit;
+    }
     return entry | kUs | (level == PageType::L4 ? kA : 0);
 }
 

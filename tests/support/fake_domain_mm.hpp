@@ -15,6 +15,7 @@ struct FakeDomainMm {
     std::vector<u64> invalidated;
     unsigned root_reloads = 0;
     std::vector<std::pair<u64, u64>> m2p_writes;  // (mfn, pfn)
+    u64 frame_limit = 0x48000;  // machine_frame_limit(): 1.125 GiB of fake RAM
     unsigned gdt_loads = 0;
 };
 

@@ -23,6 +23,22 @@ u8 read_upcall_mask(Vcpu&) { return test::fake_vcpu_platform().upcall_mask; }
 void write_upcall_mask(Vcpu&, u8 mask) { test::fake_vcpu_platform().upcall_mask = mask; }
 void write_guest_cr2(Vcpu&, u64 cr2) { test::fake_vcpu_platform().cr2 = cr2; }
 
+namespace {
+u64& fake_base(SegmentBase which) {
+    test::FakeVcpuPlatform& p = test::fake_vcpu_platform();
+    return which == SegmentBase::Fs ? p.fs_base : which == SegmentBase::GsKernel ? p.gs_base_kernel : p.gs_base_user;
+}
+}  // namespace
+void write_segment_base(Vcpu&, SegmentBase which, u64 base) { fake_base(which) = base; }
+u64 read_segment_base(Vcpu&, SegmentBase which) { return fake_base(which); }
+// The fake has no descriptor tables: a selector "loads" with base 0, like Xen's flat ones.
+void load_user_gs_selector(Vcpu&, u16 selector) {
+    test::fake_vcpu_platform().user_gs_selector = selector;
+    test::fake_vcpu_platform().gs_base_user = 0;
+}
+void write_hardware_ts(Vcpu&, bool set) { test::fake_vcpu_platform().hardware_ts = set; }
+u64 read_guest_max_pfn(Vcpu&) { return test::fake_vcpu_platform().max_pfn; }
+
 }  // namespace hv::pv
 
 #include "hv/pv/emulate.hpp"

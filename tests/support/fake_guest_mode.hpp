@@ -10,6 +10,10 @@ struct FakeVcpuPlatform {
     u8 upcall_mask = 1;
     u64 cr2 = 0;
     unsigned mode_switches = 0;
+    u64 fs_base = 0, gs_base_kernel = 0, gs_base_user = 0;  // as the guest's modes see them
+    u16 user_gs_selector = 0;
+    bool hardware_ts = false;
+    u64 max_pfn = 0;  // shared_info.arch.max_pfn
 };
 
 FakeVcpuPlatform& fake_vcpu_platform();

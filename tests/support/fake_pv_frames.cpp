@@ -56,7 +56,9 @@ pv::PageTypeEnv FakePvFrames::env() {
         auto* frames = static_cast<FakePvFrames*>(self);
         return mfn.raw() < frames->infos_.size() ? &frames->infos_[mfn.raw()] : nullptr;
     };
-    env.read_entry = [](void* self, Mfn table, unsigned index) { return static_cast<FakePvFrames*>(self)->word(table, index); };
+    env.read_entry = [](void* self, Mfn table, unsigned index) {
+        return static_cast<FakePvFrames*>(self)->word(table, index);
+    };
     env.write_entry = [](void* self, Mfn table, unsigned index, u64 value) {
         static_cast<FakePvFrames*>(self)->word(table, index) = value;
     };

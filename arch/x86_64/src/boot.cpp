@@ -3,6 +3,7 @@
 #include "arch/boot.hpp"
 
 #include "arch/cpu.hpp"
+#include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/legacy_pic.hpp"
 #include "arch/memory.hpp"
@@ -74,6 +75,7 @@ void parse_command_line() {
 
 void boot_cpu_main() {
     load_final_descriptors(0);
+    init_cpu_control();
     syscall_init_cpu(0);
     start_secondary_cpus();
     report_boot(boot_info, options);

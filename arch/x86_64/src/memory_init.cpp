@@ -193,6 +193,12 @@ Result<void, const char*> build_idle_root(unsigned cpu_count) {
     HV_TRY(map_cpu_gdts(root, cpu_count));
     HV_TRY(make_mapcache_tables(root, cpu_count));
     HV_TRY(map_m2p(root));
+    // Guests copy slots 256-271 into their L4s: only the read-only M2P (256) may be reachable from
+    // guest rings, so every other hypervisor slot loses US at the top. [pv-abi.md §1.6]
+    u64* top = env.table(root.root());
+    for (unsigned slot = kHypervisorFirstSlot + 1; slot <= kHypervisorLastSlot; ++slot)
+        top[slot] &= ~X86PteFormat::kUs;
+    top[kHypervisorFirstSlot] = (top[kHypervisorFirstSlot] & ~X86PteFormat::kRw) | X86PteFormat::kXd;
     // Linear self-map in slot 258: supervisor-only, never executable. [SDM 3A §4.5]
     env.table(root.root())[l4_slot_of(kLinearPtBase)] =
         root.root().maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;

@@ -76,11 +76,43 @@ void release_memory(pv::Domain& d) {
     for (Mfn& frame : d.p2m_frames)
         if (frame.raw() != 0) frames.free(frame);
     if (d.shared_info.raw() != 0) frames.free(d.shared_info);
+    for (Mfn& frame : d.grants.frames)
+        if (frame.raw() != 0) frames.free(frame);
+    for (Mfn& frame : d.grants.status_frames)
+        if (frame.raw() != 0) frames.free(frame);
 }
 
 void zero_guest_frame(Mfn mfn) {
     const MappedFrame page = map_domain_page(mfn);
     memset(page.bytes(), 0, kPageSize);
+}
+
+// Grant-table frames and v2 status frames, all at build time: the domain pool, held back by the
+// hypervisor for this domain (Hypervisor/PerDomain) until the grant table shares them with the
+// guest as Guest frames of the domain (grant_table.hpp). The table starts as v1 with frame 0.
+Result<void, const char*> allocate_grant_frames(pv::Domain& d) {
+    mm::FrameAllocator& frames = frame_allocator();
+    const mm::FrameUse held_use{mm::FrameOwner::Hypervisor, mm::FrameClass::PerDomain, d.id};
+    Mfn grant[pv::kGrantFrames] = {}, status[pv::kGrantStatusFrames] = {};
+    bool allocated = true;
+    const auto fill = [&](Mfn* list, unsigned count) {
+        for (unsigned i = 0; i < count && allocated; ++i) {
+            const Optional<Mfn> frame = frames.alloc(mm::Pool::Domain, held_use);
+            if (frame) list[i] = frame.value();
+            else allocated = false;
+        }
+    };
+    fill(grant, pv::kGrantFrames);
+    fill(status, pv::kGrantStatusFrames);
+    if (!allocated) {
+        for (const Mfn frame : grant)
+            if (frame.raw() != 0) frames.free(frame);
+        for (const Mfn frame : status)
+            if (frame.raw() != 0) frames.free(frame);
+        return BuildError{"not enough memory for the grant table"};
+    }
+    pv::grant_table_init(d, grant, status);  // recorded in d.grants: release_memory frees them
+    return {};
 }
 
 Result<void, const char*> allocate_memory(pv::Domain& d) {
@@ -104,7 +136,7 @@ Result<void, const char*> allocate_memory(pv::Domain& d) {
     if (!shared) return BuildError{"not enough memory for shared_info"};
     zero_guest_frame(shared.value());
     d.shared_info = shared.value();
-    return {};
+    return allocate_grant_frames(d);
 }
 
 // Copies bytes to guest VA `va` of the initial mapping (VA = v_start + pfn * 4 KiB).
@@ -266,6 +298,10 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     pv::PageTypeEngine engine = pv::domain_engine(d);
     if (!engine.pin(l4.value(), pv::PageType::L4).ok() || !engine.get_page_and_type(l4.value(), pv::PageType::L4).ok())
         return BuildError{"the bootstrap page tables do not validate"};
+    // shared_info is written by the hypervisor (event bits, time): like Xen's shared xen-heap
+    // pages it holds a Writable type reference for good, so it can never become a page table.
+    if (!engine.get_page_and_type(d.shared_info, pv::PageType::Writable).ok())
+        return BuildError{"shared_info cannot be typed writable"};
     return {};
 }
 

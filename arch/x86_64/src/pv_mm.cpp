@@ -37,7 +37,7 @@ u64 hypervisor_l4_entry(void*, Mfn l4, unsigned slot) {
     return arch::paging_env().table(arch::memory_summary().idle_root)[slot];
 }
 
-void flush_local(void*, Mfn) { arch::write_cr3(arch::read_cr3()); }
+void flush_local(void*, Mfn) { arch::flush_tlb_all(); }
 
 bool descriptors_ok(void*, Mfn table) {
     const arch::MappedFrame page = arch::map_domain_page(table);
@@ -50,10 +50,11 @@ constexpr PageTypeEnv kEnv{nullptr, frame, read_entry, write_entry, hypervisor_l
 
 PageTypeEngine domain_engine(Domain& domain) { return PageTypeEngine(kEnv, domain.id); }
 
-void flush_guest_tlb(Vcpu&) { arch::write_cr3(arch::read_cr3()); }
+void flush_guest_tlb(Vcpu&) { arch::flush_tlb_all(); }
 void invalidate_guest_page(Vcpu&, u64 va) { arch::invlpg(va); }
 void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
+u64 machine_frame_limit() { return arch::memory_summary().frame_count; }
 
 u64 read_frame_word(Mfn mfn, unsigned index) { return read_entry(nullptr, mfn, index); }
 void write_frame_word(Mfn mfn, unsigned index, u64 value) { write_entry(nullptr, mfn, index, value); }

@@ -3,7 +3,9 @@
 #include "arch/pv_run.hpp"
 
 #include "arch/cpu.hpp"
+#include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
+#include "arch/lapic.hpp"
 #include "arch/pv_build.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
@@ -11,12 +13,14 @@
 #include "hv/core/format.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
+#include "hv/pv/event_channel.hpp"
+#include "hv/pv/guest_mode.hpp"
 #include "hv/pv/guest_traps.hpp"
 #include "hv/pv/hypercall.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 extern "C" {
-extern char hv_syscall_stubs[];
+extern char hv_syscall_stubs[], hv_syscall32_stubs[];
 extern hv::u64 hv_syscall_stack_top[];
 [[noreturn]] void enter_guest(hv::arch::TrapFrame* frame_at_stack_top);
 }
@@ -24,7 +28,8 @@ extern hv::u64 hv_syscall_stack_top[];
 namespace hv::arch {
 namespace {
 
-constexpr u32 kMsrStar = 0xC0000081, kMsrLstar = 0xC0000082, kMsrFmask = 0xC0000084;
+constexpr u32 kMsrStar = 0xC0000081, kMsrLstar = 0xC0000082, kMsrCstar = 0xC0000083, kMsrFmask = 0xC0000084;
+constexpr u32 kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
 constexpr u32 kMsrFsBase = 0xC0000100, kMsrGsBase = 0xC0000101, kMsrKernelGsBase = 0xC0000102;
 // SYSCALL clears these: TF, IF, DF, IOPL, NT, AC. [SDM 2B SYSCALL]
 constexpr u64 kSyscallMask = 0x47700;
@@ -35,7 +40,7 @@ constexpr u64 kGuestFlagsForced = 0x202;
 
 pv::Domain domains[pv::kMaxDomains];
 unsigned domain_count;
-pv::Vcpu* current_vcpu[kMaxCpus];
+pv::Vcpu* current_vcpu[kMaxCpus];    // read by other pCPUs (kick_vcpu): written atomically
 unsigned domain_cpu[pv::kMaxDomains];  // the pCPU each domain's vCPU runs on
 volatile bool domains_ready;           // set once every domain is built: APs start running them
 unsigned cpus_running;                 // pCPUs still running domains; the last one ends the run
@@ -43,18 +48,38 @@ unsigned cpus_running;                 // pCPUs still running domains; the last 
 u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStackSize; }
 
 [[noreturn]] void run_next();
+[[noreturn]] void resume(pv::Vcpu& vcpu);
 
 [[noreturn]] void enter(pv::Vcpu& vcpu) {
     const unsigned cpu = current_cpu_index();
-    current_vcpu[cpu] = &vcpu;
+    // Published before the upcall check below: a sender that raises an upcall after the check
+    // sees us here and kicks.
+    __atomic_store_n(&current_vcpu[cpu], &vcpu, __ATOMIC_SEQ_CST);
     write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3);
+    flush_tlb_all();          // no translation of the previous domain survives, global or not
+    pv::write_hardware_ts(vcpu, false);  // the previous guest's CR0.TS would make the x87 reset fault
+    reset_guest_cpu_state();  // nor its x87/SSE registers or data selectors
     // A fresh start for the guest's segment bases (one vCPU per pCPU until the scheduler).
     wrmsr(kMsrFsBase, 0);
     wrmsr(kMsrGsBase, 0);
     wrmsr(kMsrKernelGsBase, 0);
     pv::load_guest_gdt(vcpu);
+    pv::write_hardware_ts(vcpu, vcpu.cr0_ts);  // the virtual CR0.TS, for #NM on FPU use
+    resume(vcpu);
+}
+
+// Continues `vcpu` (already loaded on this pCPU) from vcpu.regs, placed at the stack top.
+// Precondition: the caller's own frames lie below that TrapFrame (true for every call chain
+// that starts at an entry from the guest or at the boot stack, which keeps room above).
+[[noreturn]] void resume(pv::Vcpu& vcpu) {
+    const unsigned cpu = current_cpu_index();
     auto* frame = reinterpret_cast<TrapFrame*>(stack_top(cpu) - sizeof(TrapFrame));
     *frame = vcpu.regs;
+    pv::deliver_pending_upcall(vcpu, *frame);
+    if (vcpu.domain->state != pv::DomainState::Running) {
+        __atomic_store_n(&current_vcpu[cpu], nullptr, __ATOMIC_SEQ_CST);
+        run_next();
+    }
     enter_guest(frame);
 }
 
@@ -62,10 +87,26 @@ void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
     // SYSCALL left the guest's RIP in RCX and RFLAGS in R11; the stub already put them in the
     // frame. The hypercall page saves RCX/R11 around the SYSCALL itself.
     frame.rflags = (frame.rflags & kGuestFlagsMask) | kGuestFlagsForced;
-    const pv::HypercallArgs args{{frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8}};
-    frame.rax = static_cast<u64>(pv::do_hypercall(vcpu, frame.rax, args));
+    pv::do_hypercall_frame(vcpu, frame);  // multicall needs the frame: an iret entry replaces it
 }
 
+
+// Every return to a running guest delivers a deliverable event upcall first (pv-abi §4.8). A
+// domain that has ended gives its pCPU to the next one.
+void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
+    // IRETQ to a non-canonical RIP would fault in the hypervisor: the guest gets #GP(0) instead,
+    // as on Xen (an iret or hypercall return to such an address).
+    if (vcpu.domain->state == pv::DomainState::Running && !is_canonical(frame.rip)) {
+        frame.vector = 13;
+        frame.error_code = 0;
+        pv::handle_guest_exception(vcpu, frame, 0);
+    }
+    pv::deliver_pending_upcall(vcpu, frame);
+    if (vcpu.domain->state == pv::DomainState::Running) return;
+    vcpu.regs = frame;
+    __atomic_store_n(&current_vcpu[current_cpu_index()], nullptr, __ATOMIC_SEQ_CST);
+    run_next();
+}
 
 [[noreturn]] void finish() {
     if (__atomic_sub_fetch(&cpus_running, 1, __ATOMIC_ACQ_REL) != 0) halt_forever();  // others still run
@@ -94,17 +135,35 @@ void syscall_init_cpu(unsigned cpu) {
     // SYSCALL loads CS = 0xe008, SS = 0xe010; SYSRET would load 0xe033/0xe02b (base 0xe023).
     wrmsr(kMsrStar, (u64{HV_SEL_GUEST_CS32} << 48) | (u64{HV_SEL_CODE64} << 32));
     wrmsr(kMsrLstar, reinterpret_cast<u64>(hv_syscall_stubs) + cpu * HV_SYSCALL_STUB_SIZE);
+    wrmsr(kMsrCstar, reinterpret_cast<u64>(hv_syscall32_stubs) + cpu * HV_SYSCALL_STUB_SIZE);
     wrmsr(kMsrFmask, kSyscallMask);
+    // SYSENTER_CS = 0 makes SYSENTER raise #GP(0) (Xen's answer without a sysenter callback).
+    wrmsr(kMsrSysenterCs, 0);
+    wrmsr(kMsrSysenterEsp, 0);
+    wrmsr(kMsrSysenterEip, 0);
 }
 
 // The guest's iret frame made our own IRETQ fault (bad CS/SS): the guest cannot continue.
 [[noreturn]] void guest_iret_failed(const TrapFrame& fault) {
-    pv::Vcpu* vcpu = current_vcpu[current_cpu_index()];
-    char why[96];
-    format(why, sizeof why, "cannot resume: %s (error 0x%lx) on the return to the guest", exception_name(fault.vector),
-           fault.error_code);
-    pv::domain_crash(*vcpu->domain, why);
-    current_vcpu[current_cpu_index()] = nullptr;
+    // The guest state the IRETQ tried to return to: its general registers were already popped
+    // (the fault frame saved them), its RIP..SS are the IRETQ frame at the fault's RSP. The
+    // rest of the old TrapFrame was overwritten by the fault frame itself. As Xen does, the guest
+    // gets #GP with the selector (RPL bits cleared) as error code at that state.
+    const unsigned cpu = current_cpu_index();
+    pv::Vcpu* vcpu = current_vcpu[cpu];
+    TrapFrame guest = fault;
+    const auto* iret_frame = reinterpret_cast<const u64*>(fault.rsp);
+    guest.rip = iret_frame[0];
+    guest.cs = iret_frame[1];
+    guest.rflags = iret_frame[2];
+    guest.rsp = iret_frame[3];
+    guest.ss = iret_frame[4];
+    guest.vector = 13;
+    guest.error_code = fault.error_code & ~u64{3};
+    pv::handle_guest_exception(*vcpu, guest, 0);
+    vcpu->regs = guest;
+    if (vcpu->domain->state == pv::DomainState::Running) resume(*vcpu);
+    __atomic_store_n(&current_vcpu[cpu], nullptr, __ATOMIC_SEQ_CST);
     run_next();
 }
 
@@ -123,10 +182,12 @@ void handle_guest_entry(TrapFrame& frame) {
     } else {
         pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
     }
-    if (vcpu->domain->state == pv::DomainState::Running) return;
-    vcpu->regs = frame;
-    current_vcpu[current_cpu_index()] = nullptr;
-    run_next();
+    resume_or_run_next(*vcpu, frame);
+}
+
+void handle_guest_interrupt(TrapFrame& frame) {
+    pv::Vcpu* vcpu = __atomic_load_n(&current_vcpu[current_cpu_index()], __ATOMIC_SEQ_CST);
+    if (vcpu != nullptr) resume_or_run_next(*vcpu, frame);
 }
 
 [[noreturn]] void run_domains(const boot::BootInfo& boot) {
@@ -159,3 +220,21 @@ void handle_guest_entry(TrapFrame& frame) {
 }
 
 }  // namespace hv::arch
+
+namespace hv::pv {
+
+Domain* find_domain(u16 id) {
+    for (unsigned i = 0; i < arch::domain_count; ++i)
+        if (arch::domains[i].id == id) return &arch::domains[i];
+    return nullptr;
+}
+
+void kick_vcpu(Vcpu& vcpu) {
+    const unsigned self = arch::current_cpu_index();
+    const arch::CpuTopology& topology = arch::cpu_topology();
+    for (unsigned cpu = 0; cpu < topology.online; ++cpu)
+        if (cpu != self && __atomic_load_n(&arch::current_vcpu[cpu], __ATOMIC_SEQ_CST) == &vcpu)
+            arch::lapic_send_fixed_ipi(topology.apic_id[cpu], arch::kVectorWakeup);
+}
+
+}  // namespace hv::pv

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Platform side of a running PV vCPU: mode switches and its vcpu_info in shared_info.
+// Platform side of a running PV vCPU: mode switches, its vcpu_info, and the event-channel bits of
+// any domain's shared_info.
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/smp.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/xen_abi.hpp"
@@ -38,6 +40,133 @@ void write_upcall_mask(Vcpu& vcpu, u8 mask) {
 
 void write_guest_cr2(Vcpu& vcpu, u64 cr2) {
     with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) { info.cr2 = cr2; });
+}
+
+}  // namespace hv::pv
+
+// ---- Event-channel bits of any domain's shared_info (event_channel.cpp) ----
+
+namespace hv::pv {
+namespace {
+
+// The u64 word of evtchn_pending or evtchn_mask holding `port`, inside the mapped page.
+u64* evtchn_word(const arch::MappedFrame& page, EvtchnBits bits, unsigned port) {
+    auto* shared = page.as<xen::SharedInfo>();
+    u64* array = bits == EvtchnBits::Pending ? shared->evtchn_pending : shared->evtchn_mask;
+    return &array[port / 64];
+}
+
+u64 port_bit(unsigned port) { return u64{1} << (port % 64); }
+
+}  // namespace
+
+bool evtchn_test_bit(Domain& domain, EvtchnBits bits, unsigned port) {
+    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    return (__atomic_load_n(evtchn_word(page, bits, port), __ATOMIC_SEQ_CST) & port_bit(port)) != 0;
+}
+
+bool evtchn_test_and_set_bit(Domain& domain, EvtchnBits bits, unsigned port) {
+    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    return (__atomic_fetch_or(evtchn_word(page, bits, port), port_bit(port), __ATOMIC_SEQ_CST) & port_bit(port)) != 0;
+}
+
+bool evtchn_test_and_clear_bit(Domain& domain, EvtchnBits bits, unsigned port) {
+    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    return (__atomic_fetch_and(evtchn_word(page, bits, port), ~port_bit(port), __ATOMIC_SEQ_CST) & port_bit(port)) !=
+           0;
+}
+
+bool evtchn_selector_test_and_set(Domain& domain, unsigned vcpu_id, unsigned word) {
+    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    u64* selector = &page.as<xen::SharedInfo>()->vcpu_info[vcpu_id].evtchn_pending_sel;
+    return (__atomic_fetch_or(selector, u64{1} << word, __ATOMIC_SEQ_CST) & (u64{1} << word)) != 0;
+}
+
+bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id) {
+    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    u8* pending = &page.as<xen::SharedInfo>()->vcpu_info[vcpu_id].evtchn_upcall_pending;
+    return __atomic_exchange_n(pending, u8{1}, __ATOMIC_SEQ_CST) != 0;
+}
+
+u8 read_upcall_pending(Vcpu& vcpu) {
+    u8 pending = 0;
+    with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) {
+        pending = __atomic_load_n(&info.evtchn_upcall_pending, __ATOMIC_SEQ_CST);
+    });
+    return pending;
+}
+
+void wait_for_wake(Vcpu& vcpu) { arch::halt_until(&vcpu.wake); }
+
+}  // namespace hv::pv
+
+// ---- Segment bases, CR0.TS and shared_info.arch of the running vCPU (hypercall_misc.cpp,
+// emulate_io.cpp, hypercall_memory.cpp) ----
+
+namespace hv::pv {
+namespace {
+
+constexpr u32 kMsrFsBase = 0xC0000100, kMsrGsBase = 0xC0000101, kMsrKernelGsBase = 0xC0000102;
+constexpr u64 kCr0Ts = 1u << 3;
+
+// Where a GS base lives while the vCPU runs: the hypervisor swaps GS on every guest mode switch
+// (and not on its own entry), so the current mode's base is the live GS_BASE and the other one
+// waits in KERNEL_GS_BASE.
+u32 gs_base_msr(const Vcpu& vcpu, SegmentBase which) {
+    const bool live = (which == SegmentBase::GsKernel) == vcpu.kernel_mode;
+    return live ? kMsrGsBase : kMsrKernelGsBase;
+}
+
+u32 base_msr(const Vcpu& vcpu, SegmentBase which) {
+    return which == SegmentBase::Fs ? kMsrFsBase : gs_base_msr(vcpu, which);
+}
+
+// Whether loading `selector` into a data segment register at CPL 3 succeeds, checked in software
+// against the live GDT (guest pages 0-13 and Xen's reserved page 14, every page mapped) so the
+// load itself cannot fault in hypervisor context. [SDM 3A §5.5, MOV (to a segment register)]
+bool user_data_selector_loads(u16 selector) {
+    if ((selector & 4) != 0) return false;  // an LDT selector: Isola gives PV guests no LDT
+    struct [[gnu::packed]] {
+        u16 limit;
+        u64 base;
+    } gdtr{};
+    asm volatile("sgdt %0" : "=m"(gdtr));
+    const u64 offset = selector & ~u64{7};
+    if (offset + 7 > gdtr.limit) return false;
+    const u64 descriptor = *reinterpret_cast<const volatile u64*>(gdtr.base + offset);
+    const bool present = (descriptor >> 47) & 1, system = ((descriptor >> 44) & 1) == 0;
+    const bool code = (descriptor >> 43) & 1, conforming = code && ((descriptor >> 42) & 1);
+    const bool readable = !code || ((descriptor >> 41) & 1);
+    const unsigned dpl = (descriptor >> 45) & 3;
+    return present && !system && readable && (conforming || dpl == 3);
+}
+
+}  // namespace
+
+void write_segment_base(Vcpu& vcpu, SegmentBase which, u64 base) { arch::wrmsr(base_msr(vcpu, which), base); }
+
+u64 read_segment_base(Vcpu& vcpu, SegmentBase which) { return arch::rdmsr(base_msr(vcpu, which)); }
+
+void load_user_gs_selector(Vcpu& vcpu, u16 selector) {
+    if (selector > 3) selector |= 3;  // RPL 3, as the guest runs in ring 3
+    if (!user_data_selector_loads(selector)) selector = 0;
+    const u16 flat = xen::kFlatRing3Ss64;
+    // Make the user GS the live one, load it (first the flat selector, so a null selector ends with
+    // base 0 on AMD as on Intel), and swap back.
+    if (vcpu.kernel_mode) asm volatile("swapgs" ::: "memory");
+    asm volatile("mov %0, %%gs\n\tmov %1, %%gs" ::"r"(flat), "r"(selector) : "memory");
+    if (vcpu.kernel_mode) asm volatile("swapgs" ::: "memory");
+}
+
+void write_hardware_ts(Vcpu&, bool set) {
+    const u64 cr0 = arch::read_cr0();
+    const u64 wanted = set ? cr0 | kCr0Ts : cr0 & ~kCr0Ts;
+    if (wanted != cr0) asm volatile("mov %0, %%cr0" ::"r"(wanted) : "memory");
+}
+
+u64 read_guest_max_pfn(Vcpu& vcpu) {
+    const arch::MappedFrame page = arch::map_domain_page(vcpu.domain->shared_info);
+    return __atomic_load_n(&page.as<xen::SharedInfo>()->max_pfn, __ATOMIC_RELAXED);
 }
 
 }  // namespace hv::pv

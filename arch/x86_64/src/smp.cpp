@@ -5,6 +5,7 @@
 // below, sends INIT-SIPI-SIPI, and waits (bounded) until the AP marks itself online.
 #include "arch/boot.hpp"
 #include "arch/cpu.hpp"
+#include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/lapic.hpp"
 #include "arch/memory.hpp"
@@ -103,9 +104,9 @@ void install_ap_trampoline() {
 }
 
 void start_secondary_cpus() {
-    if (topology.count == 1) return;
     lapic_map(Maddr(topology.lapic_maddr));
     lapic_enable();
+    if (topology.count == 1) return;
     for (unsigned index = 1; index < topology.count; ++index) {
         if (start_one(index)) {
             ++topology.online;
@@ -122,6 +123,7 @@ extern "C" [[noreturn]] void ap_main() {
     const unsigned index = ap_starting_index;
     write_cr4(read_cr4() | (1u << 7));  // CR4.PGE, as on the boot CPU
     load_final_descriptors(index);
+    init_cpu_control();
     syscall_init_cpu(index);
     lapic_enable();
     __atomic_fetch_add(&ap_online_count, 1, __ATOMIC_RELEASE);

@@ -50,14 +50,21 @@ const char* exception_name(u64 vector) { return vector_name(vector); }
 extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     using namespace hv::arch;
     // Platform interrupts, whether they hit the hypervisor or a guest.
-    if (frame->vector == kVectorWakeup) return lapic_eoi();
+    if (frame->vector == kVectorWakeup) {
+        lapic_eoi();
+        if ((frame->cs & 3) == 3) handle_guest_interrupt(*frame);  // an event for the running guest
+        return;
+    }
     if (frame->vector == kVectorSpurious) return;  // no EOI for spurious interrupts [SDM 3A §10.9]
     if (frame->vector == HV_VECTOR_SYSCALL || (frame->cs & 3) == 3) return handle_guest_entry(*frame);
     if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access)) {
         frame->rip = reinterpret_cast<hv::u64>(guest_copy_fixup);
         return;
     }
-    if (frame->rip == reinterpret_cast<hv::u64>(guest_iret_insn) && (frame->cs & 3) == 0) {
+    // Only #NP, #SS and #GP can come from the guest's own selectors or RIP; an NMI or #MC that
+    // happens to land on the IRETQ is not the guest's doing.
+    const bool selector_fault = frame->vector >= 11 && frame->vector <= 13;
+    if (selector_fault && frame->rip == reinterpret_cast<hv::u64>(guest_iret_insn) && (frame->cs & 3) == 0) {
         // The iret frame is at our RSP: only a guest-bound (RPL 3) return is the guest's fault.
         const auto* iret_frame = reinterpret_cast<const hv::u64*>(frame->rsp);
         if ((iret_frame[1] & 3) == 3) guest_iret_failed(*frame);

@@ -85,6 +85,28 @@ hv_syscall_stubs:
     cpu = cpu + 1
     .endr
 
+/* Compat-mode SYSCALL (AMD, and QEMU TCG): the same stubs, reporting CS 0xe023 so the
+ * syscall32 callback (or #UD) is delivered. CSTAR must never be left at 0: with SMEP off that
+ * would run guest page 0 at CPL 0. */
+    .align 16
+    .globl hv_syscall32_stubs
+hv_syscall32_stubs:
+    cpu = 0
+    .rept HV_MAX_CPUS
+    .align 64
+    movq %rsp, hv_syscall_saved_rsp + 8 * cpu(%rip)
+    movq hv_syscall_stack_top + 8 * cpu(%rip), %rsp
+    pushq $HV_SEL_GUEST_DS
+    pushq hv_syscall_saved_rsp + 8 * cpu(%rip)
+    pushq %r11
+    pushq $HV_SEL_GUEST_CS32
+    pushq %rcx
+    pushq $0
+    pushq $HV_VECTOR_SYSCALL
+    jmp vector_common
+    cpu = cpu + 1
+    .endr
+
 /* enter_guest(frame): continue a guest from a TrapFrame already placed at the top of this
  * pCPU's stack (pv_run.cpp). */
     .globl enter_guest

@@ -6,6 +6,7 @@
 #include "hv/core/addr.hpp"
 #include "hv/core/types.hpp"
 #include "hv/pv/event_channel.hpp"
+#include "hv/pv/grant_table.hpp"
 
 namespace hv::pv {
 
@@ -57,8 +58,7 @@ struct Vcpu {
     u8 iopl;          // virtual IOPL 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with architectural_iopl)
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
     u64 dr[4];        // DR0-3: only guest addresses. Stored, not loaded into hardware (yet)
-    u64 dr6 = 0xffff0ff0;  // xen::kDr6Default
-    u64 dr7 = 0x400;       // xen::kDr7Default
+    u64 dr6, dr7;     // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
 };
 
 struct Domain {
@@ -74,6 +74,10 @@ struct Domain {
     u64 vm_assist;  // bit n set: VMASST type n enabled (vm_assist hypercall)
     Vcpu vcpu0;
     EventChannels evtchn;
+
+    // ---- Grant table (grant_table.cpp): its frames are Guest-class frames of this domain
+    // while shared with it, Hypervisor/PerDomain while held back (see grant_table.hpp). ----
+    GrantTable grants;
 };
 
 // Ends the domain: it never runs again. Prints one console line saying why when it crashed.

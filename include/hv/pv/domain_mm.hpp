@@ -21,6 +21,8 @@ void invalidate_guest_page(Vcpu& vcpu, u64 va);
 void reload_guest_root(Vcpu& vcpu);
 // The M2P entry of a frame (MMU_MACHPHYS_UPDATE).
 void set_guest_m2p(Mfn mfn, u64 pfn);
+// One past the highest machine frame number of RAM (XENMEM_maximum_ram_page).
+u64 machine_frame_limit();
 // One 8-byte word of a guest frame (the caller holds the references that make access safe).
 u64 read_frame_word(Mfn mfn, unsigned index);
 void write_frame_word(Mfn mfn, unsigned index, u64 value);

@@ -2,8 +2,9 @@
 // Emulation of the privileged instructions a PV kernel executes at CPL 3. [pv-abi.md §4.9]
 //
 // A #UD may be the forced-emulation CPUID ("ud2; 'xen'; cpuid"); a #GP(0) may be a control
-// register read, RDMSR/WRMSR, CLTS, IN/OUT or CLI/STI. Anything else, or any of these in guest
-// user mode, is reflected to the guest as the original fault.
+// register access, a debug-register move, RDMSR/WRMSR, CLTS, IN/OUT/INS/OUTS or CLI/STI. Anything
+// else, or any of these in guest user mode except the I/O ones (which obey the virtual IOPL), is
+// reflected to the guest as the original fault.
 #pragma once
 
 #include "arch/trap_frame.hpp"
@@ -17,6 +18,7 @@ enum class Emulation : u8 {
     Done,         // emulated; RIP advanced past the instruction
     NotHandled,   // not ours: deliver the original fault
     RaiseGp,      // deliver #GP(0) at the instruction
+    RaiseUd,      // deliver #UD at the instruction
 };
 
 Emulation emulate_invalid_opcode(Vcpu& vcpu, arch::TrapFrame& regs);

@@ -18,4 +18,45 @@ u8 read_upcall_mask(Vcpu& vcpu);
 void write_upcall_mask(Vcpu& vcpu, u8 mask);
 void write_guest_cr2(Vcpu& vcpu, u64 cr2);
 
+// The running vCPU's segment bases, in the hardware MSRs while it runs. GS bases are named by
+// guest mode: the hypervisor swaps them on every kernel/user switch, so in guest kernel mode the
+// kernel base is the live GS base and the user base waits in KERNEL_GS_BASE. Callers pass only
+// canonical bases. [pv-abi.md §3.22]
+enum class SegmentBase : u8 { Fs, GsKernel, GsUser };
+void write_segment_base(Vcpu& vcpu, SegmentBase which, u64 base);
+u64 read_segment_base(Vcpu& vcpu, SegmentBase which);
+// Loads `selector` into the guest's user-mode GS (SEGBASE_GS_USER_SEL): its base becomes the user
+// GS base. A selector that would fault loads the null selector instead, as Xen does.
+void load_user_gs_selector(Vcpu& vcpu, u16 selector);
+
+// The hardware CR0.TS while this vCPU runs: set, the guest's next FPU/SSE instruction raises #NM.
+void write_hardware_ts(Vcpu& vcpu, bool set);
+
+// shared_info.arch.max_pfn, which the guest itself maintains (XENMEM_maximum_gpfn reads it).
+u64 read_guest_max_pfn(Vcpu& vcpu);
+
+// ---- Event channels (event_channel.cpp) ----
+
+struct Domain;
+
+// The 2-level event bits in `domain`'s shared_info (which need not be the running domain). The
+// guest changes them concurrently, so each call is one atomic access. `port` < 4096,
+// `vcpu_id` < 32. The test-and-* calls return the bit's previous value. [pv-abi.md §1.8, §4.8]
+enum class EvtchnBits : u8 { Pending, Mask };  // shared_info.evtchn_pending / evtchn_mask
+bool evtchn_test_bit(Domain& domain, EvtchnBits bits, unsigned port);
+bool evtchn_test_and_set_bit(Domain& domain, EvtchnBits bits, unsigned port);
+bool evtchn_test_and_clear_bit(Domain& domain, EvtchnBits bits, unsigned port);
+// Bit `word` of vcpu_info[vcpu_id].evtchn_pending_sel.
+bool evtchn_selector_test_and_set(Domain& domain, unsigned vcpu_id, unsigned word);
+// Sets vcpu_info[vcpu_id].evtchn_upcall_pending to 1; true when it was already non-zero.
+bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id);
+u8 read_upcall_pending(Vcpu& vcpu);
+
+// Halts this pCPU (interrupts enabled only inside HLT) until vcpu.wake is true. A sender sets it
+// and then calls kick_vcpu.
+void wait_for_wake(Vcpu& vcpu);
+// Makes the pCPU running `vcpu`, if that is another pCPU, notice new events: the wakeup IPI
+// leaves HLT or the guest, and the return to the guest delivers a pending upcall.
+void kick_vcpu(Vcpu& vcpu);
+
 }  // namespace hv::pv

@@ -94,7 +94,10 @@ struct PageTypeEnv {
     // linear self-map).
     u64 (*hypervisor_l4_entry)(void* context, Mfn l4, unsigned slot);
     // `frame` is about to change type: flush every TLB (and paging-structure cache) of the
-    // owning domain's CPUs that may still translate through it under its old type.
+    // owning domain's CPUs that may still translate through it under its old type. This is
+    // what makes the type rules hold against stale translations, so it must be complete:
+    // on every pCPU that may hold the domain's translations, not only the current one (and
+    // global entries too, should guest translations ever be global; adjust_entry strips G).
     void (*flush_stale)(void* context, Mfn frame);
     // Whether every descriptor in `frame` may be loaded by the guest (GDT/LDT rules). nullptr:
     // the SegDesc type is refused.
@@ -153,6 +156,12 @@ class PageTypeEngine {
     // L4/L3/L2 entry on the way not present or a superpage, the last table not an L1.
     // TLB flushing (UVMF_*) is the caller's job, and only after success.
     [[nodiscard]] Result<void> update_va_mapping(Mfn root, Vaddr va, u64 value);
+
+    // For grant host mappings (grant_table.cpp), which install and check their PTEs with
+    // mod_l1_entry: the L1 holding the entry for `va` under `root`, with update_va_mapping's
+    // refusals (InvalidArgument); and whether `table` is currently an L1 of this domain.
+    [[nodiscard]] Result<Mfn> l1_for_va(Mfn root, Vaddr va) const;
+    bool is_l1_table(Mfn table) const;
 
     DomainId domain() const { return domain_; }
 

@@ -283,4 +283,439 @@ inline constexpr std::uint64_t kUvmfFlushTypeMask = 3;
 inline constexpr std::uint64_t kUvmfLocal = 0;
 inline constexpr std::uint64_t kUvmfAll = 4;
 
+// sched_op SCHEDOP_poll argument. [pv-abi.md §3.2]
+struct SchedPoll {
+    std::uint64_t ports;  // guest pointer to uint32_t[nr_ports]
+    std::uint32_t nr_ports;
+    std::uint32_t pad;
+    std::uint64_t timeout;  // absolute system time in ns; 0 = none
+};
+static_assert(sizeof(SchedPoll) == 0x18 && offsetof(SchedPoll, timeout) == 0x10);
+inline constexpr unsigned kSchedPollMaxPorts = 128;
+
+// event_channel_op (32): commands and argument layouts, 2-level ABI.
+// [Xen ABI xen/include/public/event_channel.h, pv-abi.md §3.13, §4.8]
+enum EvtchnOp : std::uint32_t {
+    kEvtchnOpBindInterdomain = 0,
+    kEvtchnOpBindVirq = 1,
+    kEvtchnOpBindPirq = 2,
+    kEvtchnOpClose = 3,
+    kEvtchnOpSend = 4,
+    kEvtchnOpStatus = 5,
+    kEvtchnOpAllocUnbound = 6,
+    kEvtchnOpBindIpi = 7,
+    kEvtchnOpBindVcpu = 8,
+    kEvtchnOpUnmask = 9,
+    kEvtchnOpReset = 10,
+    kEvtchnOpInitControl = 11,
+    kEvtchnOpExpandArray = 12,
+    kEvtchnOpSetPriority = 13,
+    kEvtchnOpResetCont = 14,
+};
+inline constexpr unsigned kEvtchn2lPorts = 64 * 64;  // bits of shared_info.evtchn_pending
+enum EvtchnStatusValue : std::uint32_t {
+    kEvtchnStatClosed = 0,
+    kEvtchnStatUnbound = 1,
+    kEvtchnStatInterdomain = 2,
+    kEvtchnStatPirq = 3,
+    kEvtchnStatVirq = 4,
+    kEvtchnStatIpi = 5,
+};
+// VIRQs: 0-15 generic, 16-23 arch. Per-vCPU ones: TIMER, DEBUG, XENOPROF, XENPMU.
+inline constexpr unsigned kNrVirqs = 24;
+inline constexpr unsigned kVirqTimer = 0;
+inline constexpr unsigned kVirqDebug = 1;
+inline constexpr unsigned kVirqConsole = 2;
+inline constexpr unsigned kVirqXenoprof = 7;
+inline constexpr unsigned kVirqXenpmu = 13;
+
+struct EvtchnAllocUnbound {
+    std::uint16_t dom, remote_dom;
+    std::uint32_t port;  // out
+};
+static_assert(sizeof(EvtchnAllocUnbound) == 8);
+struct EvtchnBindInterdomain {
+    std::uint16_t remote_dom;
+    std::uint16_t pad;
+    std::uint32_t remote_port;
+    std::uint32_t local_port;  // out
+};
+static_assert(sizeof(EvtchnBindInterdomain) == 12 && offsetof(EvtchnBindInterdomain, local_port) == 8);
+struct EvtchnBindVirq {
+    std::uint32_t virq, vcpu;
+    std::uint32_t port;  // out
+};
+static_assert(sizeof(EvtchnBindVirq) == 12);
+struct EvtchnBindPirq {
+    std::uint32_t pirq, flags;
+    std::uint32_t port;  // out
+};
+struct EvtchnBindIpi {
+    std::uint32_t vcpu;
+    std::uint32_t port;  // out
+};
+// close, send and unmask take just a port.
+struct EvtchnPortArg {
+    std::uint32_t port;
+};
+struct EvtchnStatus {
+    std::uint16_t dom;
+    std::uint16_t pad;
+    std::uint32_t port;
+    std::uint32_t status;  // out: EvtchnStatusValue
+    std::uint32_t vcpu;    // out: the vCPU notified
+    union {
+        struct {
+            std::uint16_t dom;
+        } unbound;
+        struct {
+            std::uint16_t dom;
+            std::uint16_t pad;
+            std::uint32_t port;
+        } interdomain;
+        std::uint32_t pirq;
+        std::uint32_t virq;
+    } u;
+};
+static_assert(sizeof(EvtchnStatus) == 24 && offsetof(EvtchnStatus, u) == 0x10);
+struct EvtchnBindVcpu {
+    std::uint32_t port, vcpu;
+};
+struct EvtchnReset {
+    std::uint16_t dom;
+};
+struct EvtchnInitControl {
+    std::uint64_t control_gfn;
+    std::uint32_t offset, vcpu;
+    std::uint8_t link_bits;  // out
+    std::uint8_t pad[7];
+};
+static_assert(sizeof(EvtchnInitControl) == 24 && offsetof(EvtchnInitControl, link_bits) == 0x10);
+inline constexpr unsigned kEvtchnFifoControlBlockSize = 0x48;
+struct EvtchnExpandArray {
+    std::uint64_t array_gfn;
+};
+struct EvtchnSetPriority {
+    std::uint32_t port, priority;
+};
+
+// multicall (13): RDI = entry array, RSI = entry count (32 bits). [pv-abi.md §3.20]
+struct MulticallEntry {
+    std::uint64_t op;
+    std::uint64_t result;
+    std::uint64_t args[6];
+};
+static_assert(sizeof(MulticallEntry) == 64 && offsetof(MulticallEntry, args) == 0x10);
+
+// vm_assist (21). [pv-abi.md §3.17, Xen ABI xen/include/public/xen.h]
+inline constexpr unsigned kVmAsstCmdEnable = 0;
+inline constexpr unsigned kVmAsstCmdDisable = 1;
+inline constexpr unsigned kVmAsstType4gbSegments = 0;
+inline constexpr unsigned kVmAsstType4gbSegmentsNotify = 1;
+inline constexpr unsigned kVmAsstTypeWritablePagetables = 2;
+inline constexpr unsigned kVmAsstTypePaeExtendedCr3 = 3;
+inline constexpr unsigned kVmAsstTypeArchitecturalIopl = 4;
+inline constexpr unsigned kVmAsstTypeRunstateUpdateFlag = 5;
+inline constexpr unsigned kVmAsstTypeM2pStrict = 32;
+
+// physdev_op (33). [pv-abi.md §3.16, Xen ABI xen/include/public/physdev.h]
+inline constexpr unsigned kPhysdevOpSetIopl = 6;
+inline constexpr unsigned kPhysdevOpSetIobitmap = 7;
+struct PhysdevSetIopl {
+    std::uint32_t iopl;
+};
+
+// set_segment_base (25). [pv-abi.md §3.22]
+inline constexpr unsigned kSegbaseFs = 0;
+inline constexpr unsigned kSegbaseGsUser = 1;
+inline constexpr unsigned kSegbaseGsKernel = 2;
+inline constexpr unsigned kSegbaseGsUserSel = 3;
+
+// Default debug-register values. [pv-abi.md §7]
+inline constexpr std::uint64_t kDr6Default = 0xffff0ff0;
+inline constexpr std::uint64_t kDr7Default = 0x400;
+
+// memory_op (12): RDI = cmd (subop in bits 0-5, continuation extent above), RSI = argument.
+// [pv-abi.md §3.11, Xen ABI xen/include/public/memory.h]
+enum MemoryOp : std::uint32_t {
+    kXenmemIncreaseReservation = 0,
+    kXenmemDecreaseReservation = 1,
+    kXenmemMaximumRamPage = 2,
+    kXenmemCurrentReservation = 3,
+    kXenmemMaximumReservation = 4,
+    kXenmemMachphysMfnList = 5,
+    kXenmemPopulatePhysmap = 6,
+    kXenmemAddToPhysmap = 7,
+    kXenmemMemoryMap = 9,
+    kXenmemMachineMemoryMap = 10,
+    kXenmemExchange = 11,
+    kXenmemMachphysMapping = 12,
+    kXenmemMaximumGpfn = 14,
+};
+inline constexpr std::uint64_t kMemopCmdMask = 0x3f;
+inline constexpr unsigned kMemopExtentShift = 6;
+// mem_flags: bits 0-7 address width, bits 8-15 NUMA node + 1, then these.
+inline constexpr std::uint32_t kXenmemfPopulateOnDemand = 1u << 16;
+inline constexpr std::uint32_t kXenmemfExactNodeRequest = 1u << 17;
+inline constexpr std::uint32_t kXenmemfVnode = 1u << 18;
+struct MemoryReservation {
+    std::uint64_t extent_start;  // guest pointer to xen_pfn_t[]
+    std::uint64_t nr_extents;
+    std::uint32_t extent_order;
+    std::uint32_t mem_flags;
+    std::uint16_t domid;
+};
+static_assert(sizeof(MemoryReservation) == 0x20 && offsetof(MemoryReservation, domid) == 0x18);
+struct MemoryExchange {
+    MemoryReservation in;
+    MemoryReservation out;
+    std::uint64_t nr_exchanged;
+};
+static_assert(sizeof(MemoryExchange) == 0x48 && offsetof(MemoryExchange, nr_exchanged) == 0x40);
+inline constexpr std::uint32_t kXenmapspaceGmfnForeign = 4;
+struct AddToPhysmap {
+    std::uint16_t domid;
+    std::uint16_t size;
+    std::uint32_t space;
+    std::uint64_t idx;
+    std::uint64_t gpfn;
+};
+static_assert(sizeof(AddToPhysmap) == 0x18);
+struct MemoryMap {
+    std::uint32_t nr_entries;
+    std::uint32_t pad;
+    std::uint64_t buffer;  // guest pointer to e820 entries
+};
+static_assert(sizeof(MemoryMap) == 0x10);
+struct MachphysMapping {
+    std::uint64_t v_start, v_end, max_mfn;
+};
+static_assert(sizeof(MachphysMapping) == 0x18);
+inline constexpr std::uint64_t kMachToPhysVirtEnd = 0xffff804000000000;
+
+// xen_version (17): the remaining commands. [pv-abi.md §3.12, Xen ABI xen/include/public/version.h]
+inline constexpr unsigned kXenVersionCompileInfo = 2;
+inline constexpr unsigned kXenVersionCapabilities = 3;
+inline constexpr unsigned kXenVersionChangeset = 4;
+inline constexpr unsigned kXenVersionPlatformParameters = 5;
+inline constexpr unsigned kXenVersionGetFeatures = 6;
+inline constexpr unsigned kXenVersionPagesize = 7;
+inline constexpr unsigned kXenVersionGuestHandle = 8;
+inline constexpr unsigned kXenVersionCommandline = 9;
+inline constexpr unsigned kXenVersionBuildId = 10;
+struct XenCompileInfo {
+    char compiler[64];
+    char compile_by[16];
+    char compile_domain[32];
+    char compile_date[32];
+};
+static_assert(sizeof(XenCompileInfo) == 144);
+inline constexpr unsigned kXenCapabilitiesSize = 1024;
+inline constexpr unsigned kXenChangesetSize = 64;
+inline constexpr unsigned kXenCommandlineSize = 1024;
+inline constexpr unsigned kXenGuestHandleSize = 16;
+struct XenFeatureInfo {
+    std::uint32_t submap_idx;
+    std::uint32_t submap;
+};
+// XENFEAT_* bit numbers in submap 0. [Xen ABI xen/include/public/features.h]
+inline constexpr unsigned kXenFeatWritablePageTables = 0;
+inline constexpr unsigned kXenFeatAutoTranslatedPhysmap = 2;
+inline constexpr unsigned kXenFeatPaePgdirAbove4gb = 4;
+inline constexpr unsigned kXenFeatMmuPtUpdatePreserveAd = 5;
+inline constexpr unsigned kXenFeatHighmemAssist = 6;
+inline constexpr unsigned kXenFeatGnttabMapAvailBits = 7;
+inline constexpr unsigned kXenFeatDom0 = 11;
+inline constexpr unsigned kXenFeatMemoryOpVnodeSupported = 13;
+inline constexpr unsigned kXenFeatDirectMapped = 17;  // gfn == mfn: every PV guest
+
+// ---- grant_table_op (20): RDI = cmd, RSI = array of per-op structures, RDX = count; each op's
+// result is its `status` (GNTST_*). [pv-abi.md §3.14, Xen ABI xen/include/public/grant_table.h]
+enum GnttabOp : std::uint32_t {
+    kGnttabOpMapGrantRef = 0,
+    kGnttabOpUnmapGrantRef = 1,
+    kGnttabOpSetupTable = 2,
+    kGnttabOpDumpTable = 3,
+    kGnttabOpTransfer = 4,
+    kGnttabOpCopy = 5,
+    kGnttabOpQuerySize = 6,
+    kGnttabOpUnmapAndReplace = 7,
+    kGnttabOpSetVersion = 8,
+    kGnttabOpGetStatusFrames = 9,
+    kGnttabOpGetVersion = 10,
+    kGnttabOpSwapGrantRef = 11,
+    kGnttabOpCacheFlush = 12,
+};
+// Bits 12 and up of cmd carry a continuation argument (cache_flush only; elsewhere -EINVAL).
+inline constexpr std::uint32_t kGnttabOpCmdMask = 0xfff;
+enum GnttabStatus : std::int16_t {
+    kGntstOkay = 0,
+    kGntstGeneralError = -1,
+    kGntstBadDomain = -2,
+    kGntstBadGntref = -3,
+    kGntstBadHandle = -4,
+    kGntstBadVirtAddr = -5,
+    kGntstBadDevAddr = -6,
+    kGntstNoDeviceSpace = -7,
+    kGntstPermissionDenied = -8,
+    kGntstBadPage = -9,
+    kGntstBadCopyArg = -10,
+    kGntstAddressTooBig = -11,
+    kGntstEagain = -12,
+    kGntstNoSpace = -13,
+};
+// Grant entry flags (GTF_*): type in bits 0-1, then modifiers; reading/writing are set by the
+// hypervisor while the entry is mapped (v2: in the status frames instead).
+inline constexpr std::uint16_t kGtfInvalid = 0;
+inline constexpr std::uint16_t kGtfPermitAccess = 1;
+inline constexpr std::uint16_t kGtfAcceptTransfer = 2;
+inline constexpr std::uint16_t kGtfTransitive = 3;
+inline constexpr std::uint16_t kGtfTypeMask = 3;
+inline constexpr std::uint16_t kGtfReadonly = 1u << 2;
+inline constexpr std::uint16_t kGtfReading = 1u << 3;
+inline constexpr std::uint16_t kGtfWriting = 1u << 4;
+inline constexpr std::uint16_t kGtfPwt = 1u << 5;
+inline constexpr std::uint16_t kGtfPcd = 1u << 6;
+inline constexpr std::uint16_t kGtfPat = 1u << 7;
+inline constexpr std::uint16_t kGtfSubPage = 1u << 8;
+// Entries 0-7 belong to the toolstack; they survive a version switch.
+inline constexpr unsigned kGnttabReservedEntries = 8;
+
+struct GrantEntryV1 {
+    std::uint16_t flags;
+    std::uint16_t domid;  // the domain allowed to map the frame
+    std::uint32_t frame;  // a PV granter's mfn
+};
+static_assert(sizeof(GrantEntryV1) == 8 && offsetof(GrantEntryV1, frame) == 4);
+struct GrantEntryHeader {
+    std::uint16_t flags;
+    std::uint16_t domid;
+};
+union GrantEntryV2 {
+    GrantEntryHeader hdr;
+    struct {
+        GrantEntryHeader hdr;
+        std::uint32_t pad0;
+        std::uint64_t frame;
+    } full_page;
+    struct {
+        GrantEntryHeader hdr;
+        std::uint16_t page_off;
+        std::uint16_t length;
+        std::uint64_t frame;
+    } sub_page;
+    struct {
+        GrantEntryHeader hdr;
+        std::uint16_t trans_domid;
+        std::uint16_t pad0;
+        std::uint32_t gref;
+    } transitive;
+    std::uint32_t spacer[4];
+};
+static_assert(sizeof(GrantEntryV2) == 16 && offsetof(GrantEntryV2, full_page.frame) == 8);
+using GrantStatus = std::uint16_t;  // v2 status frames: GTF_reading/GTF_writing per entry
+
+// map_grant_ref flags (GNTMAP_*); bits 16+ are copied into the PTE's available bits.
+inline constexpr std::uint32_t kGnttabMapDeviceMap = 1u << 0;
+inline constexpr std::uint32_t kGnttabMapHostMap = 1u << 1;
+inline constexpr std::uint32_t kGnttabMapReadonly = 1u << 2;
+inline constexpr std::uint32_t kGnttabMapApplicationMap = 1u << 3;
+inline constexpr std::uint32_t kGnttabMapContainsPte = 1u << 4;
+inline constexpr unsigned kGnttabMapGuestAvailShift = 16;
+
+struct GnttabMapGrantRef {
+    std::uint64_t host_addr;
+    std::uint32_t flags;
+    std::uint32_t ref;
+    std::uint16_t dom;
+    std::int16_t status;  // out
+    std::uint32_t handle;  // out
+    std::uint64_t dev_bus_addr;  // in/out
+};
+static_assert(sizeof(GnttabMapGrantRef) == 32 && offsetof(GnttabMapGrantRef, status) == 0x12 &&
+              offsetof(GnttabMapGrantRef, dev_bus_addr) == 0x18);
+struct GnttabUnmapGrantRef {
+    std::uint64_t host_addr;
+    std::uint64_t dev_bus_addr;
+    std::uint32_t handle;
+    std::int16_t status;  // out
+};
+static_assert(sizeof(GnttabUnmapGrantRef) == 24 && offsetof(GnttabUnmapGrantRef, status) == 0x14);
+struct GnttabSetupTable {
+    std::uint16_t dom;
+    std::uint32_t nr_frames;
+    std::int16_t status;       // out
+    std::uint64_t frame_list;  // guest pointer to uint64_t[nr_frames] (out)
+};
+static_assert(sizeof(GnttabSetupTable) == 24 && offsetof(GnttabSetupTable, status) == 8 &&
+              offsetof(GnttabSetupTable, frame_list) == 0x10);
+struct GnttabQuerySize {
+    std::uint16_t dom;
+    std::uint32_t nr_frames;      // out
+    std::uint32_t max_nr_frames;  // out
+    std::int16_t status;          // out
+};
+static_assert(sizeof(GnttabQuerySize) == 16 && offsetof(GnttabQuerySize, status) == 12);
+struct GnttabUnmapAndReplace {
+    std::uint64_t host_addr;
+    std::uint64_t new_addr;
+    std::uint32_t handle;
+    std::int16_t status;  // out
+};
+static_assert(sizeof(GnttabUnmapAndReplace) == 24 && offsetof(GnttabUnmapAndReplace, status) == 0x14);
+struct GnttabSetVersion {
+    std::uint32_t version;  // in/out
+};
+struct GnttabGetStatusFrames {
+    std::uint32_t nr_frames;
+    std::uint16_t dom;
+    std::int16_t status;       // out
+    std::uint64_t frame_list;  // guest pointer to uint64_t[nr_frames] (out)
+};
+static_assert(sizeof(GnttabGetStatusFrames) == 16 && offsetof(GnttabGetStatusFrames, status) == 6);
+struct GnttabGetVersion {
+    std::uint16_t dom;
+    std::uint16_t pad;
+    std::uint32_t version;  // out
+};
+static_assert(sizeof(GnttabGetVersion) == 8);
+struct GnttabSwapGrantRef {
+    std::uint32_t ref_a;
+    std::uint32_t ref_b;
+    std::int16_t status;  // out
+};
+static_assert(sizeof(GnttabSwapGrantRef) == 12);
+struct GnttabTransfer {
+    std::uint64_t mfn;
+    std::uint16_t domid;
+    std::int16_t status;  // out
+};
+static_assert(sizeof(GnttabTransfer) == 16);
+struct GnttabCopyPtr {
+    union {
+        std::uint32_t ref;
+        std::uint64_t gmfn;
+    } u;
+    std::uint16_t domid;
+    std::uint16_t offset;
+};
+struct GnttabCopy {
+    GnttabCopyPtr source;
+    GnttabCopyPtr dest;
+    std::uint16_t len;
+    std::uint16_t flags;  // GNTCOPY_source_gref 1, GNTCOPY_dest_gref 2
+    std::int16_t status;  // out
+};
+static_assert(sizeof(GnttabCopy) == 40 && offsetof(GnttabCopy, status) == 0x24);
+struct GnttabCacheFlush {
+    std::uint64_t dev_bus_addr;  // union with a grant ref (GNTTAB_CACHE_SOURCE_GREF)
+    std::uint16_t offset;
+    std::uint16_t length;
+    std::uint32_t op;  // GNTTAB_CACHE_*
+};
+static_assert(sizeof(GnttabCacheFlush) == 16);
+inline constexpr std::uint32_t kGnttabCacheInval = 1u << 0;
+inline constexpr std::uint32_t kGnttabCacheClean = 1u << 1;
+inline constexpr std::uint32_t kGnttabCacheSourceGref = 1u << 31;
+
 }  // namespace xen

@@ -235,8 +235,10 @@ TEST_F(PageTypeTest, L1RefusesFramesTheDomainDoesNotOwn) {
     for (u64 mfn : {kFirstForeign, kXenFrame, kFreeFrame, kBootModule})
         for (u64 flags : {kRo, kData})
             EXPECT_EQ(error_of(engine.update_entry(Mfn(30), 0, pte(mfn, flags))), Status::Busy) << mfn;
-    for (u64 mfn : {kMmio, kBeyond, u64{0xff'ffff'ffff}})
+    for (u64 mfn : {kMmio, kBeyond, u64{0xff'ffff'fffe}})
         EXPECT_EQ(error_of(engine.update_entry(Mfn(30), 0, pte(mfn, kRo))), Status::PermissionDenied) << mfn;
+    // All-ones is Xen's INVALID_MFN: a bad argument rather than a device frame.
+    EXPECT_EQ(error_of(engine.update_entry(Mfn(30), 0, pte(0xff'ffff'ffff, kRo))), Status::InvalidArgument);
     EXPECT_EQ(state(), before);
     EXPECT_EQ(at(30, 0), 0u);
     at(31, 3) = pte(kFirstForeign, kRo);
@@ -277,6 +279,10 @@ TEST_F(PageTypeTest, TypeChangeFlushesStaleTranslations) {
     ASSERT_TRUE(engine.unpin(Mfn(40)).ok());
     ASSERT_TRUE(engine.update_entry(Mfn(30), 0, pte(40, kData)).ok());
     EXPECT_EQ(mem.flushes.size(), 2u) << "a former L1 becoming writable is flushed too";
+    ASSERT_TRUE(engine.pin(Mfn(41), PageType::L2).ok());
+    ASSERT_TRUE(engine.unpin(Mfn(41)).ok());
+    ASSERT_TRUE(engine.update_entry(Mfn(41), 0, 0x1234).ok());
+    EXPECT_EQ(mem.flushes.size(), 3u) << "a store into a former table flushes it first";
 }
 
 // PWT/PCD/PAT in L1 entries need cache privilege; G is allowed in L1 entries.
@@ -316,6 +322,8 @@ TEST_F(PageTypeTest, EntriesAreAdjusted) {
     EXPECT_EQ(at(23, 1), pte(25, kP | kUs));
     ASSERT_TRUE(engine.update_entry(Mfn(23), 2, pte(26, kP)).ok());
     EXPECT_EQ(at(23, 2), pte(26, kP | kUs) | kGuestKernelBit);
+    ASSERT_TRUE(engine.update_entry(Mfn(23), 3, pte(27, kP | kUs | kG)).ok());
+    EXPECT_EQ(at(23, 3), pte(27, kP | kUs)) << "guest translations are never global";
 }
 
 // --- L2 / L3 / L4 entries -------------------------------------------------------------------
@@ -372,7 +380,8 @@ TEST_F(PageTypeTest, L4ValidationInstallsHypervisorSlots) {
     at(20, 256) = pte(kFirstForeign, kTable | kPs);
     at(20, 258) = pte(kXenFrame, kData);
     ASSERT_TRUE(engine.pin(Mfn(20), PageType::L4).ok());
-    for (unsigned slot = 256; slot < 272; ++slot) EXPECT_EQ(at(20, slot), FakePvFrames::hypervisor_entry(Mfn(20), slot));
+    for (unsigned slot = 256; slot < 272; ++slot)
+        EXPECT_EQ(at(20, slot), FakePvFrames::hypervisor_entry(Mfn(20), slot));
     EXPECT_EQ(at(20, 258) & ~u64{0xfff} & ~kNx, Mfn(20).maddr().raw()) << "slot 258: the L4's own linear map";
     EXPECT_EQ(refs(kFirstForeign) + refs(kXenFrame) + refs(20), 1u) << "only the pin";
     ASSERT_TRUE(engine.unpin(Mfn(20)).ok());
@@ -398,8 +407,10 @@ TEST_F(PageTypeTest, DeepValidationFailureRollsBackEverything) {
     at(27, 511) = 0;
     ASSERT_TRUE(engine.pin(Mfn(20), PageType::L4).ok());
     EXPECT_EQ(types(22), 2u);
-    EXPECT_EQ(refs(28), 64u);
-    EXPECT_EQ(types(28), 32u);
+    EXPECT_EQ(refs(28), 64u);  // entries 0, 8, ... 504: all even, so RW
+    EXPECT_EQ(types(28), 64u);
+    EXPECT_EQ(refs(29), 64u);  // entries 1, 9, ... 505: all odd, so read-only
+    EXPECT_EQ(types(29), 0u);
     ASSERT_TRUE(engine.unpin(Mfn(20)).ok());
     EXPECT_EQ(state(), before);
 }
@@ -566,11 +577,17 @@ TEST_F(PageTypeTest, UpdateVaMappingRefusals) {
     // L4[511] -> L4 (as L3), [0] -> L3 21 (as L2), [0] -> L2 22 (as "L1"): not an L1.
     EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(20), Vaddr(0xffff'ff80'0000'0000), pte(40, kRo))),
               Status::InvalidArgument);
+    // L4[511] -> L4 (as L3), [260] is a hypervisor slot: its tables are never read (the fake
+    // aborts on a read of a frame beyond its table), the walk just fails.
+    for (u64 slot : {260, 258}) {
+        const Vaddr va(0xffff'ff80'0000'0000 | (slot << 30));
+        EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(20), va, pte(40, kRo))), Status::InvalidArgument) << slot;
+    }
     EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(21), Vaddr(0), pte(40, kRo))), Status::InvalidArgument);
     EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(kBeyond), Vaddr(0), pte(40, kRo))), Status::InvalidArgument);
     EXPECT_EQ(state(), before);
-    EXPECT_TRUE(engine.update_va_mapping(Mfn(20), Vaddr(0xffff'8800'0000'0000), 0).ok() == false)
-        << "slot 272 has no tables";
+    EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(20), Vaddr(0xffff'8800'0000'0000), 0)), Status::InvalidArgument)
+        << "a guest VA, but slot 272 has no tables";
 }
 
 // --- roots, descriptor pages, count limits, errno ------------------------------------------

@@ -57,6 +57,13 @@ inline void halt_forever() {
     for (;;) asm volatile("cli; hlt");
 }
 inline void pause() { asm volatile("pause"); }
+// Flushes every TLB entry of this pCPU, global ones included, by toggling CR4.PGE.
+// [SDM 3A §4.10.4.1]
+inline void flush_tlb_all() {
+    const u64 cr4 = read_cr4();
+    write_cr4(cr4 & ~(u64{1} << 7));
+    write_cr4(cr4);
+}
 inline void invlpg(u64 va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 
 inline constexpr u32 kMsrEfer = 0xC0000080;

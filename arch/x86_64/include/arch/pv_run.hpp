@@ -16,6 +16,9 @@ void syscall_init_cpu(unsigned cpu);
 
 // SYSCALL or exception from ring 3 on this pCPU. Returns to resume the guest in `frame`.
 void handle_guest_entry(TrapFrame& frame);
+// The wakeup IPI arrived while this pCPU ran a guest (already EOI'd): another pCPU raised an event
+// for it. Returns to resume the guest, at its event callback if an upcall is now deliverable.
+void handle_guest_interrupt(TrapFrame& frame);
 
 // Builds a domain from every boot module and runs them all; ends the machine run when the last
 // domain has ended (status 0 when every domain powered off, GuestFailure otherwise).
@@ -25,7 +28,8 @@ void handle_guest_entry(TrapFrame& frame);
 
 const char* exception_name(u64 vector);
 
-// Our IRETQ back into a guest faulted on the guest's own values: crash that domain, run the next.
+// Our IRETQ back into a guest faulted on the guest's own selectors: the guest gets #GP at the
+// state it tried to return to (or is crashed without a handler), then runs on.
 [[noreturn]] void guest_iret_failed(const TrapFrame& fault);
 
 }  // namespace hv::arch

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// Virtual registers of a PV vCPU that hypercalls and emulated instructions share: CR0.TS, the
+// debug registers DR0-DR7 and the virtual I/O privilege level. [pv-abi.md §3.16, §3.17, §3.22, §4.9]
+//
+// Isola virtualises no CR4 bits (writes are ignored, reads show a fixed value), so the vCPU's
+// CR4.DE is always clear: DR4/DR5 alias DR6/DR7 and I/O breakpoints are refused.
+#pragma once
+
+#include "hv/core/optional.hpp"
+#include "hv/core/types.hpp"
+
+namespace hv::pv {
+
+struct Domain;
+struct Vcpu;
+
+// Sets or clears the virtual CR0.TS. The hardware TS follows it while the vCPU runs, so a set TS
+// makes the guest's next FPU/SSE instruction raise #NM, which is forwarded to the guest.
+void set_virtual_ts(Vcpu& vcpu, bool set);
+
+// Writes debug register `reg` with Xen's rules: DR0-3 must hold guest addresses (else -EPERM);
+// DR6/DR7 (and DR4/DR5, their aliases) must fit in 32 bits (else -EINVAL) and get their reserved
+// bits forced; DR7.GD and enabled I/O breakpoints are -EPERM; any other register is -ENODEV.
+// Returns 0 or that negated Xen errno; on error nothing changes. The values are stored only: they
+// are not loaded into the hardware debug registers (no breakpoint fires yet).
+long set_debug_register(Vcpu& vcpu, u32 reg, u64 value);
+// The value of debug register `reg`, or nothing for a register that does not exist (-ENODEV).
+Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg);
+
+// True when VMASST type `type` is enabled for the domain.
+bool vm_assist_enabled(const Domain& domain, unsigned type);
+
+// True when the vCPU may execute IN/OUT/INS/OUTS/CLI/STI: its virtual IOPL is at least its
+// virtual CPL (kernel 1, or 0 with VMASST architectural_iopl; user 3).
+bool io_privileged(const Vcpu& vcpu);
+
+}  // namespace hv::pv

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: MIT
+// Event channels (2-level ABI): port tables, the pending/mask logic on shared_info, upcall
+// delivery, SCHEDOP_block and SCHEDOP_poll. [pv-abi.md §3.2, §3.13, §4.8]
+#include "hv/pv/event_channel.hpp"
+
+#include "hv/core/check.hpp"
+#include "hv/core/optional.hpp"
+#include "hv/core/spinlock.hpp"
+#include "hv/pv/bounce.hpp"
+#include "hv/pv/domain.hpp"
+#include "hv/pv/guest_memory.hpp"
+#include "hv/pv/guest_mode.hpp"
+
+namespace hv::pv {
+namespace {
+
+// One lock for every domain's table: interdomain operations change two tables at once, there
+// are at most kMaxDomains domains and every operation is short. Never held while waiting.
+Spinlock table_lock;
+
+constexpr unsigned kPortsPerWord = 64;  // bits per evtchn_pending word: one evtchn_pending_sel bit each
+
+unsigned valid_ports(const Domain& domain) { return (domain.evtchn.valid_buckets + 1u) * kEvtchnBucketPorts; }
+
+// Xen's port_is_valid: inside a bucket that allocation has reached (port 0 included).
+bool port_is_valid(const Domain& domain, u32 port) { return port < valid_ports(domain); }
+
+// Xen's evtchn_usable: a valid port that is bound to something (port 0 is reserved).
+bool port_is_usable(const Domain& domain, u32 port) {
+    return port != 0 && port_is_valid(domain, port) && domain.evtchn.ports[port].state != EvtchnState::Free;
+}
+
+// The lowest free port (Xen's get_free_port). Reaching a new bucket makes it valid.
+Optional<u32> alloc_port(Domain& domain) {
+    for (u32 port = 1; port < kEvtchnPorts; ++port) {
+        if (domain.evtchn.ports[port].state != EvtchnState::Free) continue;
+        while (port >= valid_ports(domain)) ++domain.evtchn.valid_buckets;
+        return port;
+    }
+    return {};
+}
+
+// VIRQs bound per vCPU; every other one is global and may only name vCPU 0.
+bool virq_is_global(u32 virq) {
+    return virq != xen::kVirqTimer && virq != xen::kVirqDebug && virq != xen::kVirqXenoprof &&
+           virq != xen::kVirqXenpmu;
+}
+
+// The domain an operation names (DOMID_SELF or an id). Isola keeps domains apart: naming another
+// existing domain gives -EPERM (Xen lets a privileged dom0 do it); a missing one -ESRCH.
+Domain* target_domain(Vcpu& vcpu, u16 dom, long& error) {
+    Domain& self = *vcpu.domain;
+    if (dom == xen::kDomidSelf || dom == self.id) return &self;
+    error = find_domain(dom) != nullptr ? -xen::kEPERM : -xen::kESRCH;
+    return nullptr;
+}
+
+// Marks `port` of `domain` pending for its vCPU (Xen's evtchn_2l_set_pending, then the poller
+// check). Returns the vCPU to kick once the lock is dropped, or nullptr.
+// Precondition: table_lock held.
+Vcpu* set_pending(Domain& domain, u32 port) {
+    if (evtchn_test_and_set_bit(domain, EvtchnBits::Pending, port)) return nullptr;  // nothing new
+    Vcpu& vcpu = domain.vcpu0;  // the notify vCPU: a domain has one
+    bool wake = false;
+    // An unmasked port sets its selector bit; the first selector bit makes the upcall pending.
+    if (!evtchn_test_bit(domain, EvtchnBits::Mask, port) &&
+        !evtchn_selector_test_and_set(domain, vcpu.id, port / kPortsPerWord))
+        wake = !upcall_pending_test_and_set(domain, vcpu.id);
+    // A vCPU polling this port (or several ports) wakes whatever the mask says.
+    const i32 polling = __atomic_load_n(&vcpu.poll_port, __ATOMIC_SEQ_CST);
+    if (polling < 0 || polling == static_cast<i32>(port)) wake = true;
+    if (!wake) return nullptr;
+    __atomic_store_n(&vcpu.wake, true, __ATOMIC_SEQ_CST);
+    return &vcpu;
+}
+
+// Xen's evtchn_2l_unmask: clearing the mask of a pending port raises the upcall it missed.
+// Precondition: table_lock held.
+Vcpu* unmask_port(Domain& domain, u32 port) {
+    Vcpu& vcpu = domain.vcpu0;
+    if (!evtchn_test_and_clear_bit(domain, EvtchnBits::Mask, port)) return nullptr;
+    if (!evtchn_test_bit(domain, EvtchnBits::Pending, port)) return nullptr;
+    if (evtchn_selector_test_and_set(domain, vcpu.id, port / kPortsPerWord)) return nullptr;
+    if (upcall_pending_test_and_set(domain, vcpu.id)) return nullptr;
+    __atomic_store_n(&vcpu.wake, true, __ATOMIC_SEQ_CST);
+    return &vcpu;
+}
+
+// Back to Free; a stale pending bit must not fire on the next binding. The mask bit stays.
+void free_port(Domain& domain, u32 port) {
+    evtchn_test_and_clear_bit(domain, EvtchnBits::Pending, port);
+    domain.evtchn.ports[port] = EvtchnPort{};
+}
+
+// Xen's evtchn_close. Closing one end of an interdomain channel leaves the other end unbound,
+// waiting for a new binding from us. Precondition: table_lock held.
+long close_port(Domain& domain, u32 port) {
+    if (!port_is_usable(domain, port)) return -xen::kEINVAL;
+    EvtchnPort& entry = domain.evtchn.ports[port];
+    switch (entry.state) {
+        case EvtchnState::Virq:
+            if (domain.evtchn.virq_port[entry.virq] == port) domain.evtchn.virq_port[entry.virq] = 0;
+            break;
+        case EvtchnState::Interdomain: {
+            Domain* peer = find_domain(entry.remote_domid);
+            HV_CHECK(peer != nullptr && entry.remote_port < kEvtchnPorts);  // domains are never destroyed
+            EvtchnPort& remote = peer->evtchn.ports[entry.remote_port];
+            HV_DEBUG_ASSERT(remote.state == EvtchnState::Interdomain && remote.remote_domid == domain.id &&
+                            remote.remote_port == port);
+            remote = EvtchnPort{EvtchnState::Unbound, remote.notify_vcpu, domain.id, 0, 0, 0};
+            break;
+        }
+        case EvtchnState::Unbound:
+        case EvtchnState::Ipi:
+        case EvtchnState::Free: break;
+    }
+    free_port(domain, port);
+    return 0;
+}
+
+void kick(Vcpu* vcpu) {
+    if (vcpu != nullptr) kick_vcpu(*vcpu);
+}
+
+// Result of looking at one polled port.
+enum class PollPort : u8 { Invalid, Pending, Idle };
+
+PollPort poll_port(Domain& domain, u32 port) {
+    SpinlockGuard guard(table_lock);
+    if (!port_is_usable(domain, port)) return PollPort::Invalid;
+    return evtchn_test_bit(domain, EvtchnBits::Pending, port) ? PollPort::Pending : PollPort::Idle;
+}
+
+}  // namespace
+
+long evtchn_alloc_unbound(Vcpu& vcpu, xen::EvtchnAllocUnbound& request) {
+    long error = 0;
+    Domain* domain = target_domain(vcpu, request.dom, error);
+    if (domain == nullptr) return error;
+    SpinlockGuard guard(table_lock);
+    const Optional<u32> port = alloc_port(*domain);
+    if (!port) return -xen::kENOSPC;
+    // DOMID_SELF as the remote means the caller.
+    const u16 remote = request.remote_dom == xen::kDomidSelf ? vcpu.domain->id : request.remote_dom;
+    domain->evtchn.ports[port.value()] = EvtchnPort{EvtchnState::Unbound, 0, remote, 0, 0, 0};
+    request.port = port.value();
+    return 0;
+}
+
+long evtchn_bind_interdomain(Vcpu& vcpu, xen::EvtchnBindInterdomain& request) {
+    Domain& local = *vcpu.domain;
+    const u16 remote_id = request.remote_dom == xen::kDomidSelf ? local.id : request.remote_dom;
+    Domain* remote = find_domain(remote_id);
+    if (remote == nullptr) return -xen::kESRCH;
+    Vcpu* to_kick = nullptr;
+    {
+        SpinlockGuard guard(table_lock);
+        // Xen takes the local port first, so a full table answers -ENOSPC before the checks.
+        const Optional<u32> local_port = alloc_port(local);
+        if (!local_port) return -xen::kENOSPC;
+        // The remote port must be unbound and offered to us.
+        const u32 remote_port = request.remote_port;
+        if (remote_port == 0 || !port_is_valid(*remote, remote_port)) return -xen::kEINVAL;
+        EvtchnPort& remote_entry = remote->evtchn.ports[remote_port];
+        if (remote_entry.state != EvtchnState::Unbound || remote_entry.remote_domid != local.id) return -xen::kEINVAL;
+        local.evtchn.ports[local_port.value()] =
+            EvtchnPort{EvtchnState::Interdomain, 0, remote->id, static_cast<u16>(remote_port), 0, 0};
+        remote_entry.state = EvtchnState::Interdomain;
+        remote_entry.remote_domid = local.id;
+        remote_entry.remote_port = static_cast<u16>(local_port.value());
+        // Events sent to the unbound remote end were dropped: like Xen, raise one on our end.
+        to_kick = set_pending(local, local_port.value());
+        request.local_port = local_port.value();
+    }
+    kick(to_kick);
+    return 0;
+}
+
+long evtchn_bind_virq(Vcpu& vcpu, xen::EvtchnBindVirq& request) {
+    if (request.virq >= kEvtchnVirqs) return -xen::kEINVAL;
+    if (virq_is_global(request.virq) && request.vcpu != 0) return -xen::kEINVAL;
+    if (request.vcpu != vcpu.id) return -xen::kENOENT;  // one vCPU per domain
+    Domain& domain = *vcpu.domain;
+    SpinlockGuard guard(table_lock);
+    if (domain.evtchn.virq_port[request.virq] != 0) return -xen::kEEXIST;
+    const Optional<u32> port = alloc_port(domain);
+    if (!port) return -xen::kENOSPC;
+    domain.evtchn.ports[port.value()] =
+        EvtchnPort{EvtchnState::Virq, static_cast<u8>(request.vcpu), 0, 0, static_cast<u8>(request.virq), 0};
+    domain.evtchn.virq_port[request.virq] = static_cast<u16>(port.value());
+    request.port = port.value();
+    return 0;
+}
+
+long evtchn_bind_ipi(Vcpu& vcpu, xen::EvtchnBindIpi& request) {
+    if (request.vcpu != vcpu.id) return -xen::kENOENT;  // one vCPU per domain
+    Domain& domain = *vcpu.domain;
+    SpinlockGuard guard(table_lock);
+    const Optional<u32> port = alloc_port(domain);
+    if (!port) return -xen::kENOSPC;
+    domain.evtchn.ports[port.value()] = EvtchnPort{EvtchnState::Ipi, static_cast<u8>(request.vcpu), 0, 0, 0, 0};
+    request.port = port.value();
+    return 0;
+}
+
+long evtchn_close(Vcpu& vcpu, u32 port) {
+    SpinlockGuard guard(table_lock);
+    return close_port(*vcpu.domain, port);
+}
+
+long evtchn_send(Vcpu& vcpu, u32 port) {
+    Domain& domain = *vcpu.domain;
+    Vcpu* to_kick = nullptr;
+    {
+        SpinlockGuard guard(table_lock);
+        if (!port_is_usable(domain, port)) return -xen::kEINVAL;
+        const EvtchnPort& entry = domain.evtchn.ports[port];
+        switch (entry.state) {
+            case EvtchnState::Interdomain: {
+                Domain* peer = find_domain(entry.remote_domid);
+                HV_CHECK(peer != nullptr);  // domains are never destroyed
+                to_kick = set_pending(*peer, entry.remote_port);
+                break;
+            }
+            case EvtchnState::Ipi: to_kick = set_pending(domain, port); break;
+            case EvtchnState::Unbound: break;  // nobody listens yet: the event is dropped
+            case EvtchnState::Virq:
+            case EvtchnState::Free: return -xen::kEINVAL;
+        }
+    }
+    kick(to_kick);
+    return 0;
+}
+
+long evtchn_status(Vcpu& vcpu, xen::EvtchnStatus& request) {
+    long error = 0;
+    Domain* domain = target_domain(vcpu, request.dom, error);
+    if (domain == nullptr) return error;
+    SpinlockGuard guard(table_lock);
+    if (!port_is_valid(*domain, request.port)) return -xen::kEINVAL;
+    const EvtchnPort& entry = domain->evtchn.ports[request.port];
+    // Port 0 and free ports read as closed; the union is left as the caller passed it.
+    switch (request.port == 0 ? EvtchnState::Free : entry.state) {
+        case EvtchnState::Free: request.status = xen::kEvtchnStatClosed; break;
+        case EvtchnState::Unbound:
+            request.status = xen::kEvtchnStatUnbound;
+            request.u.unbound.dom = entry.remote_domid;
+            break;
+        case EvtchnState::Interdomain:
+            request.status = xen::kEvtchnStatInterdomain;
+            request.u.interdomain.dom = entry.remote_domid;
+            request.u.interdomain.port = entry.remote_port;
+            break;
+        case EvtchnState::Virq:
+            request.status = xen::kEvtchnStatVirq;
+            request.u.virq = entry.virq;
+            break;
+        case EvtchnState::Ipi: request.status = xen::kEvtchnStatIpi; break;
+    }
+    request.vcpu = entry.notify_vcpu;
+    return 0;
+}
+
+long evtchn_bind_vcpu(Vcpu& vcpu, u32 port, u32 target_vcpu) {
+    if (target_vcpu != vcpu.id) return -xen::kENOENT;  // one vCPU per domain
+    Domain& domain = *vcpu.domain;
+    SpinlockGuard guard(table_lock);
+    if (!port_is_usable(domain, port)) return -xen::kEINVAL;
+    EvtchnPort& entry = domain.evtchn.ports[port];
+    switch (entry.state) {
+        case EvtchnState::Virq:
+            if (!virq_is_global(entry.virq)) return -xen::kEINVAL;  // per-vCPU VIRQs stay where bound
+            break;
+        case EvtchnState::Unbound:
+        case EvtchnState::Interdomain: break;
+        case EvtchnState::Ipi:
+        case EvtchnState::Free: return -xen::kEINVAL;
+    }
+    entry.notify_vcpu = static_cast<u8>(target_vcpu);
+    return 0;
+}
+
+long evtchn_unmask(Vcpu& vcpu, u32 port) {
+    Domain& domain = *vcpu.domain;
+    Vcpu* to_kick = nullptr;
+    {
+        SpinlockGuard guard(table_lock);
+        if (!port_is_valid(domain, port)) return -xen::kEINVAL;
+        if (!port_is_usable(domain, port)) return 0;  // Xen: a no-op on free ports
+        to_kick = unmask_port(domain, port);
+    }
+    kick(to_kick);
+    return 0;
+}
+
+long evtchn_reset(Vcpu& vcpu, u16 dom) {
+    long error = 0;
+    Domain* domain = target_domain(vcpu, dom, error);
+    if (domain == nullptr) return error;
+    SpinlockGuard guard(table_lock);
+    for (u32 port = 1; port < valid_ports(*domain); ++port)
+        if (domain->evtchn.ports[port].state != EvtchnState::Free) (void)close_port(*domain, port);
+    return 0;
+}
+
+long evtchn_reset_cont(Vcpu& vcpu, u16 dom) {
+    long error = 0;
+    return target_domain(vcpu, dom, error) == nullptr ? error : -xen::kEBUSY;
+}
+
+long evtchn_set_priority(Vcpu& vcpu, u32 port) {
+    SpinlockGuard guard(table_lock);
+    return port_is_valid(*vcpu.domain, port) ? -xen::kENOSYS : -xen::kEINVAL;
+}
+
+bool upcall_deliverable(Vcpu& vcpu) { return read_upcall_pending(vcpu) != 0 && read_upcall_mask(vcpu) == 0; }
+
+void deliver_pending_upcall(Vcpu& vcpu, arch::TrapFrame& regs) {
+    if (vcpu.domain->state != DomainState::Running) return;
+    // Without an event callback there is nowhere to deliver (Xen would bounce to address 0).
+    const Callback& callback = vcpu.callbacks[static_cast<unsigned>(CallbackType::Event)];
+    if (callback.address == 0 || !upcall_deliverable(vcpu)) return;
+    const char* why = nullptr;
+    if (!deliver(vcpu, regs, Delivery{callback.address, /*mask_events=*/true, {}, /*clear_df=*/false}, &why))
+        domain_crash(*vcpu.domain, why);
+}
+
+long sched_block(Vcpu& vcpu) {
+    write_upcall_mask(vcpu, 0);
+    // Clear wake before looking: a sender that raises the upcall after our look sets it again.
+    for (;;) {
+        __atomic_store_n(&vcpu.wake, false, __ATOMIC_SEQ_CST);
+        if (read_upcall_pending(vcpu) != 0) return 0;
+        wait_for_wake(vcpu);
+    }
+}
+
+long sched_poll(Vcpu& vcpu, u64 argument) {
+    xen::SchedPoll request{};
+    if (!copy_from_guest(vcpu, &request, argument, sizeof request)) return -xen::kEFAULT;
+    if (request.nr_ports > xen::kSchedPollMaxPorts) return -xen::kEINVAL;
+    if (!guest_range_ok(request.ports, u64{request.nr_ports} * sizeof(u32))) return -xen::kEFAULT;
+    // Announce the poll before looking at the ports: a sender that sets a bit after our look
+    // then sees us polling and wakes us (Xen sets poll_mask first for the same reason).
+    __atomic_store_n(&vcpu.wake, false, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&vcpu.poll_port, -1, __ATOMIC_SEQ_CST);
+    const auto done = [&](long result) {
+        __atomic_store_n(&vcpu.poll_port, 0, __ATOMIC_SEQ_CST);
+        return result;
+    };
+    if (upcall_deliverable(vcpu)) return done(0);
+    u32 port = 0;
+    for (u32 i = 0; i < request.nr_ports; ++i) {
+        if (!copy_from_guest(vcpu, &port, request.ports + u64{i} * sizeof port, sizeof port))
+            return done(-xen::kEFAULT);
+        switch (poll_port(*vcpu.domain, port)) {
+            case PollPort::Invalid: return done(-xen::kEINVAL);
+            case PollPort::Pending: return done(0);
+            case PollPort::Idle: break;
+        }
+    }
+    if (request.nr_ports == 1) __atomic_store_n(&vcpu.poll_port, static_cast<i32>(port), __ATOMIC_SEQ_CST);
+    // No timers yet: any timeout counts as already passed (xsa-221 polls with timeout 1). A real
+    // timeout needs a time source.
+    if (request.timeout != 0) return done(0);
+    wait_for_wake(vcpu);
+    return done(0);
+}
+
+}  // namespace hv::pv

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+// Host fakes for the event-channel hooks: shared_info bits in a per-domain struct, kicks recorded,
+// waits handed to the test.
+#include "support/fake_event_channel.hpp"
+
+#include "hv/core/check.hpp"
+#include "hv/pv/domain.hpp"
+#include "hv/pv/guest_mode.hpp"
+
+namespace hv::test {
+
+FakeEventPlatform& fake_event_platform() {
+    static FakeEventPlatform platform;
+    return platform;
+}
+
+xen::SharedInfo& fake_shared_info(const pv::Domain& domain) {
+    auto [it, inserted] = fake_event_platform().shared.try_emplace(&domain);
+    if (inserted) it->second = xen::SharedInfo{};
+    return it->second;
+}
+
+}  // namespace hv::test
+
+namespace hv::pv {
+namespace {
+
+u64& word(Domain& domain, EvtchnBits bits, unsigned port) {
+    HV_CHECK(port < xen::kEvtchn2lPorts);
+    xen::SharedInfo& shared = test::fake_shared_info(domain);
+    u64* array = bits == EvtchnBits::Pending ? shared.evtchn_pending : shared.evtchn_mask;
+    const unsigned index = port / 64;
+    return array[index];
+}
+
+u64 bit(unsigned port) { return u64{1} << (port % 64); }
+
+}  // namespace
+
+Domain* find_domain(u16 id) {
+    for (Domain* domain : test::fake_event_platform().domains)
+        if (domain->id == id) return domain;
+    return nullptr;
+}
+
+bool evtchn_test_bit(Domain& domain, EvtchnBits bits, unsigned port) {
+    return (word(domain, bits, port) & bit(port)) != 0;
+}
+
+bool evtchn_test_and_set_bit(Domain& domain, EvtchnBits bits, unsigned port) {
+    const bool was = evtchn_test_bit(domain, bits, port);
+    word(domain, bits, port) |= bit(port);
+    return was;
+}
+
+bool evtchn_test_and_clear_bit(Domain& domain, EvtchnBits bits, unsigned port) {
+    const bool was = evtchn_test_bit(domain, bits, port);
+    word(domain, bits, port) &= ~bit(port);
+    return was;
+}
+
+bool evtchn_selector_test_and_set(Domain& domain, unsigned vcpu_id, unsigned index) {
+    HV_CHECK(vcpu_id < 32 && index < 64);
+    u64& selector = test::fake_shared_info(domain).vcpu_info[vcpu_id].evtchn_pending_sel;
+    const bool was = (selector & (u64{1} << index)) != 0;
+    selector |= u64{1} << index;
+    return was;
+}
+
+bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id) {
+    HV_CHECK(vcpu_id < 32);
+    u8& pending = test::fake_shared_info(domain).vcpu_info[vcpu_id].evtchn_upcall_pending;
+    const bool was = pending != 0;
+    pending = 1;
+    return was;
+}
+
+u8 read_upcall_pending(Vcpu& vcpu) {
+    return test::fake_shared_info(*vcpu.domain).vcpu_info[vcpu.id].evtchn_upcall_pending;
+}
+
+void wait_for_wake(Vcpu& vcpu) {
+    test::FakeEventPlatform& platform = test::fake_event_platform();
+    ++platform.waits;
+    HV_CHECK(platform.waits < 100);  // a test whose waits never end
+    if (platform.on_wait) platform.on_wait(vcpu);
+    HV_CHECK(vcpu.wake);  // the real wait only returns once woken
+}
+
+void kick_vcpu(Vcpu& vcpu) { test::fake_event_platform().kicks.push_back(&vcpu); }
+
+}  // namespace hv::pv

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+// Tests of the virtual CR0.TS, debug registers and IOPL through emulated instructions and traps:
+// CLTS and mov to/from %cr0, mov %drN, #NM delivery, and the IOPL in iret and bounce frames.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "hv/pv/emulate.hpp"
+#include "hv/pv/guest_traps.hpp"
+#include "hv/pv/vcpu_registers.hpp"
+#include "hv/pv/xen_abi.hpp"
+#include "support/fake_pv_vcpu.hpp"
+
+namespace hv::pv {
+namespace {
+
+constexpr u64 kCode = 0x16000000;
+constexpr u64 kStackTop = 0x16200000;
+constexpr u64 kIretFrame = 0x16300000;
+constexpr u64 kCr0Ts = 8;
+
+struct VcpuRegistersTest : ::testing::Test, test::PvVcpuFixture {
+    arch::TrapFrame regs{};
+    VcpuRegistersTest() {
+        regs.rip = kCode;
+        regs.cs = xen::kFlatKernelCs;
+        regs.ss = xen::kFlatKernelSs;
+        regs.rsp = kStackTop - 0x100;
+        regs.rflags = 0x202;
+        zeros(kStackTop - 0x1000, 0x1000);
+        for (unsigned vector : {6u, 7u, 13u}) vcpu.traps[vector] = TrapEntry{0xabc000 + vector, 0xe033, 0, true};
+    }
+    Emulation run(std::vector<u8> bytes) {
+        test::fake_guest_memory().map(kCode, std::move(bytes));
+        regs.rip = kCode;
+        return emulate_privileged(vcpu, regs);
+    }
+    u64 cr0() {
+        EXPECT_EQ(run({0x0f, 0x20, 0xc0}), Emulation::Done);  // mov %cr0, %rax
+        return regs.rax;
+    }
+    // Raises `vector` with an error code at kCode, as the CPU would, and returns the handler hit.
+    u64 trap(unsigned vector, u64 error_code, std::vector<u8> bytes) {
+        test::fake_guest_memory().map(kCode, std::move(bytes));
+        regs.rip = kCode;
+        regs.vector = vector;
+        regs.error_code = error_code;
+        handle_guest_exception(vcpu, regs, 0);
+        return regs.rip;
+    }
+};
+
+// CR0 reads show the virtual TS; CLTS and mov to %cr0 change it (and the hardware TS).
+TEST_F(VcpuRegistersTest, Cr0TaskSwitched) {
+    EXPECT_EQ(cr0() & kCr0Ts, 0u);
+    set_virtual_ts(vcpu, true);
+    EXPECT_EQ(cr0() & kCr0Ts, kCr0Ts);
+    EXPECT_EQ(run({0x0f, 0x06}), Emulation::Done);  // clts
+    EXPECT_FALSE(vcpu.cr0_ts);
+    EXPECT_FALSE(test::fake_vcpu_platform().hardware_ts);
+    EXPECT_EQ(regs.rip, kCode + 2);
+    regs.rax = cr0() | kCr0Ts;
+    EXPECT_EQ(run({0x0f, 0x22, 0xc0}), Emulation::Done);  // mov %rax, %cr0
+    EXPECT_TRUE(vcpu.cr0_ts);
+    EXPECT_TRUE(test::fake_vcpu_platform().hardware_ts);
+    regs.rax = cr0() & ~kCr0Ts;
+    EXPECT_EQ(run({0x0f, 0x22, 0xc0}), Emulation::Done);
+    EXPECT_FALSE(vcpu.cr0_ts);
+}
+
+// Changing any CR0 bit but TS is #GP(0) and changes nothing.
+TEST_F(VcpuRegistersTest, Cr0OtherBitsAreRefused) {
+    set_virtual_ts(vcpu, true);
+    for (u64 bit : {1ull << 0, 1ull << 16, 1ull << 31, 1ull << 2, 1ull << 63}) {
+        regs.rax = (cr0() ^ bit) & ~kCr0Ts;
+        EXPECT_EQ(run({0x0f, 0x22, 0xc0}), Emulation::RaiseGp) << bit;
+        EXPECT_TRUE(vcpu.cr0_ts);
+    }
+}
+
+// mov to/from %drN with REX.B/REX.R, checked by set_debug_register's rules.
+TEST_F(VcpuRegistersTest, DebugRegisterMoves) {
+    regs.r9 = 0x7000;
+    EXPECT_EQ(run({0x44, 0x0f, 0x23, 0xc9}), Emulation::RaiseUd) << "mov %rcx, %dr9 (REX.R)";
+    EXPECT_EQ(run({0x41, 0x0f, 0x23, 0xd9}), Emulation::Done);  // mov %r9, %dr3
+    EXPECT_EQ(vcpu.dr[3], 0x7000u);
+    EXPECT_EQ(regs.rip, kCode + 4);
+    EXPECT_EQ(run({0x0f, 0x21, 0xda}), Emulation::Done);  // mov %dr3, %rdx
+    EXPECT_EQ(regs.rdx, 0x7000u);
+    EXPECT_EQ(run({0x0f, 0x21, 0x38}), Emulation::Done) << "mod bits are ignored: mov %dr7, %rax";
+    EXPECT_EQ(regs.rax, 0x400u);
+    EXPECT_EQ(run({0x0f, 0x21, 0xe0}), Emulation::Done);  // mov %dr4, %rax: DR6
+    EXPECT_EQ(regs.rax, 0xffff0ff0u);
+    regs.rax = 0x2000;
+    EXPECT_EQ(run({0x0f, 0x23, 0xf8}), Emulation::RaiseGp) << "DR7.GD";
+    regs.rax = 0xffff830000000000;
+    EXPECT_EQ(run({0x0f, 0x23, 0xc0}), Emulation::RaiseGp) << "DR0 in Xen's area";
+    regs.rax = u64{1} << 32;
+    EXPECT_EQ(run({0x0f, 0x23, 0xf0}), Emulation::RaiseGp) << "DR6 upper half";
+    EXPECT_EQ(run({0x44, 0x0f, 0x21, 0xc0}), Emulation::RaiseUd) << "mov %dr8, %rax";
+    EXPECT_EQ(run({0x0f, 0x21}), Emulation::NotHandled) << "truncated";
+    vcpu.kernel_mode = false;
+    EXPECT_EQ(run({0x0f, 0x21, 0xc0}), Emulation::NotHandled) << "user mode: the #GP stands";
+}
+
+// A #GP from mov %dr8 is delivered to the guest as #UD.
+TEST_F(VcpuRegistersTest, DebugRegisterUdIsDelivered) {
+    EXPECT_EQ(trap(13, 0, {0x44, 0x0f, 0x21, 0xc0}), 0xabc006u);
+    EXPECT_EQ(domain.state, DomainState::Running);
+}
+
+// #NM with the virtual TS set: delivered, and TS is cleared so the FPU instruction can run.
+TEST_F(VcpuRegistersTest, DeviceNotAvailableIsDeliveredAndClearsTs) {
+    set_virtual_ts(vcpu, true);
+    EXPECT_EQ(trap(7, 0, {0xd9, 0xd0}), 0xabc007u);  // fnop
+    EXPECT_FALSE(vcpu.cr0_ts);
+    EXPECT_FALSE(test::fake_vcpu_platform().hardware_ts);
+}
+
+// A stray #NM (hardware TS set, virtual TS clear) only clears TS: the instruction is retried.
+TEST_F(VcpuRegistersTest, StrayDeviceNotAvailableIsRetried) {
+    test::fake_vcpu_platform().hardware_ts = true;
+    EXPECT_EQ(trap(7, 0, {0xd9, 0xd0}), kCode);
+    EXPECT_EQ(regs.rsp, kStackTop - 0x100) << "nothing bounced";
+    EXPECT_FALSE(test::fake_vcpu_platform().hardware_ts);
+}
+
+// With architectural_iopl, iret loads the virtual IOPL from the frame and bounce frames show it;
+// without, iret leaves it and frames show IOPL 0. The hardware IOPL is always 0.
+TEST_F(VcpuRegistersTest, IoplInIretAndBounceFrames) {
+    vcpu.iopl = 1;
+    put(kIretFrame, xen::IretContext{0, 0, 0, 0, kCode, 0xe030, 0x3202, kStackTop - 0x100, 0xe02b});
+    regs.rsp = kIretFrame;
+    do_iret(vcpu, regs);
+    EXPECT_EQ(vcpu.iopl, 1) << "no architectural_iopl: the frame's IOPL is ignored";
+    EXPECT_EQ(regs.rflags & 0x3000, 0u);
+    trap(6, 0, {0x0f, 0x0b});
+    EXPECT_EQ(get<u64>(regs.rsp + 0x20) & 0x3000, 0u) << "bounce RFLAGS";
+
+    domain.vm_assist = u64{1} << xen::kVmAsstTypeArchitecturalIopl;
+    regs.rsp = kIretFrame;
+    do_iret(vcpu, regs);
+    EXPECT_EQ(vcpu.iopl, 3);
+    EXPECT_EQ(regs.rflags & 0x3000, 0u);
+    trap(6, 0, {0x0f, 0x0b});
+    EXPECT_EQ(get<u64>(regs.rsp + 0x20) & 0x3000, 0x3000u) << "bounce RFLAGS shows the virtual IOPL";
+    vcpu.iopl = 2;
+    trap(13, 0x18, {0x90});
+    EXPECT_EQ(get<u64>(regs.rsp + 0x28) & 0x3000, 0x2000u) << "with an error code the RFLAGS slot moves up";
+}
+
+// io_privileged: the virtual CPL is 1 (0 with architectural_iopl) in kernel mode, 3 in user mode.
+TEST_F(VcpuRegistersTest, IoPrivilege) {
+    for (unsigned iopl = 0; iopl <= 3; ++iopl) {
+        vcpu.iopl = static_cast<u8>(iopl);
+        vcpu.kernel_mode = true;
+        domain.vm_assist = 0;
+        EXPECT_EQ(io_privileged(vcpu), iopl >= 1);
+        domain.vm_assist = u64{1} << xen::kVmAsstTypeArchitecturalIopl;
+        EXPECT_TRUE(io_privileged(vcpu));
+        vcpu.kernel_mode = false;
+        EXPECT_EQ(io_privileged(vcpu), iopl == 3);
+    }
+}
+
+}  // namespace
+}  // namespace hv::pv
