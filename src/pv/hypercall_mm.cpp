@@ -10,7 +10,8 @@
 namespace hv::pv {
 namespace {
 
-constexpr u64 kContinuationBit = u64{1} << 31;
+// The count is a 32-bit value whose bit 31 Xen uses as its continuation marker: at most 2^31-1 ops,
+// so the u32 loop counter always ends (it could wrap with a 64-bit count).
 
 bool foreign_domain_ok(const Domain& domain, u64 foreign) {
     const u64 id = foreign & 0xffff;
@@ -106,7 +107,7 @@ long to_errno(Result<void> result) {
 }
 
 long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
-    const u64 list = args.arg[0], count = args.arg[1] & ~kContinuationBit, done_va = args.arg[2];
+    const u64 list = args.arg[0], count = args.arg[1] & 0x7fffffff, done_va = args.arg[2];
     if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     u32 done = 0;
@@ -126,7 +127,7 @@ long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
 }
 
 long mmuext_op(Vcpu& vcpu, const HypercallArgs& args) {
-    const u64 list = args.arg[0], count = args.arg[1] & ~kContinuationBit, done_va = args.arg[2];
+    const u64 list = args.arg[0], count = args.arg[1] & 0x7fffffff, done_va = args.arg[2];
     if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     u32 done = 0;
