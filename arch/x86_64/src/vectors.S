@@ -66,9 +66,11 @@ guest_iret_insn:                  /* trap.cpp: a fault here on a ring-3 frame is
  * TrapFrame an exception from ring 3 would (vector HV_VECTOR_SYSCALL) and joins vector_common.
  * On entry RCX = guest RIP, R11 = guest RFLAGS; SFMASK has cleared IF. [SDM 2B SYSCALL] */
     .section .text.entry, "ax"
+/* One 64-byte SYSCALL stub per pCPU that reports guest code selector `cs`. */
+    .macro SYSCALL_STUBS name, cs
     .align 16
-    .globl hv_syscall_stubs
-hv_syscall_stubs:
+    .globl \name
+\name:
     cpu = 0
     .rept HV_MAX_CPUS
     .align 64
@@ -77,35 +79,20 @@ hv_syscall_stubs:
     pushq $HV_SEL_GUEST_DS
     pushq hv_syscall_saved_rsp + 8 * cpu(%rip)
     pushq %r11
-    pushq $HV_SEL_GUEST_CS64
+    pushq $\cs
     pushq %rcx
     pushq $0
     pushq $HV_VECTOR_SYSCALL
     jmp vector_common
     cpu = cpu + 1
     .endr
+    .endm
 
-/* Compat-mode SYSCALL (AMD, and QEMU TCG): the same stubs, reporting CS 0xe023 so the
- * syscall32 callback (or #UD) is delivered. CSTAR must never be left at 0: with SMEP off that
- * would run guest page 0 at CPL 0. */
-    .align 16
-    .globl hv_syscall32_stubs
-hv_syscall32_stubs:
-    cpu = 0
-    .rept HV_MAX_CPUS
-    .align 64
-    movq %rsp, hv_syscall_saved_rsp + 8 * cpu(%rip)
-    movq hv_syscall_stack_top + 8 * cpu(%rip), %rsp
-    pushq $HV_SEL_GUEST_DS
-    pushq hv_syscall_saved_rsp + 8 * cpu(%rip)
-    pushq %r11
-    pushq $HV_SEL_GUEST_CS32
-    pushq %rcx
-    pushq $0
-    pushq $HV_VECTOR_SYSCALL
-    jmp vector_common
-    cpu = cpu + 1
-    .endr
+    SYSCALL_STUBS hv_syscall_stubs, HV_SEL_GUEST_CS64
+/* Compat-mode SYSCALL (AMD, and QEMU TCG) lands in the same stubs reporting CS 0xe023, so the
+ * syscall32 callback (or #UD) is delivered. CSTAR must never be left at 0: that would run guest
+ * page 0 at CPL 0. */
+    SYSCALL_STUBS hv_syscall32_stubs, HV_SEL_GUEST_CS32
 
 /* enter_guest(frame): continue a guest from a TrapFrame already placed at the top of this
  * pCPU's stack (pv_run.cpp). */
