@@ -4,6 +4,7 @@
 
 #include "hv/pv/domain.hpp"
 #include "hv/core/result.hpp"
+#include "hv/pv/status_errno.hpp"
 #include "hv/pv/hypercall.hpp"
 
 namespace hv::pv {
@@ -29,7 +30,7 @@ long get_debugreg(Vcpu& vcpu, const HypercallArgs& args);
 long set_segment_base(Vcpu& vcpu, const HypercallArgs& args);
 long grant_table_op(Vcpu& vcpu, const HypercallArgs& args);
 
-// Status of the core to the Xen errno a hypercall returns (negated), in this one place.
-long to_errno(Result<void> result);
+// A Result of the core as a hypercall return value (the mapping itself: status_errno.hpp).
+inline long to_errno(Result<void> result) { return result.ok() ? 0 : to_errno(result.error()); }
 
 }  // namespace hv::pv

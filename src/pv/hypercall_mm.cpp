@@ -3,6 +3,7 @@
 // [pv-abi.md §3.8-3.10]
 #include "hv/core/addr.hpp"
 #include "hv/pv/domain_mm.hpp"
+#include "hv/pv/status_errno.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
@@ -90,21 +91,6 @@ long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
 }
 
 }  // namespace
-
-long to_errno(Result<void> result) {
-    if (result.ok()) return 0;
-    switch (result.error()) {
-        case Status::Ok: return 0;
-        case Status::NoMemory: return -xen::kENOMEM;
-        case Status::Busy: return -xen::kEBUSY;
-        case Status::PermissionDenied: return -xen::kEPERM;
-        case Status::Unsupported: return -xen::kEOPNOTSUPP;
-        case Status::InvalidArgument:
-        case Status::AlreadyMapped:
-        case Status::NotMapped: return -xen::kEINVAL;
-    }
-    return -xen::kEINVAL;
-}
 
 long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
     const u64 list = args.arg[0], count = args.arg[1] & 0x7fffffff, done_va = args.arg[2];
