@@ -10,6 +10,7 @@
 
 #include <new>
 
+#include "arch/asi.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/va_layout.hpp"
@@ -94,15 +95,16 @@ Result<void, const char*> map_image(HvPageTable& root) {
     return {};
 }
 
-// Primary and IST stacks of every pCPU, each between unmapped guard pages (va_layout.hpp).
+// Primary and IST stacks of every pCPU, each between unmapped guard pages (va_layout.hpp). Stack
+// frames are private to their pCPU: they come from the domain pool, so the directmap never shows
+// them; they are zeroed through these mappings once the idle root is live.
 Result<void, const char*> map_cpu_stacks(HvPageTable& root, unsigned cpu_count) {
     for (unsigned cpu = 0; cpu < cpu_count; ++cpu) {
         const mm::FrameUse use{mm::FrameOwner::Hypervisor, mm::FrameClass::PerCpu, cpu};
         auto map_stack = [&](u64 base, u64 size) -> Result<void, const char*> {
             for (u64 offset = 0; offset < size; offset += kPageSize) {
-                const Optional<Mfn> frame = allocator().alloc(mm::Pool::Hypervisor, use);
+                const Optional<Mfn> frame = allocator().alloc(mm::Pool::Domain, use);
                 if (!frame) return Error{"not enough memory for the pCPU stacks"};
-                memset(hv_frame_pointer(frame.value()), 0, kPageSize);
                 HV_TRY(map_or_fail(root, base + offset, frame.value().maddr().raw(), kPageSize, {.write = true},
                                    mm::PageSize::k4K));
             }
@@ -141,8 +143,10 @@ Result<void, const char*> map_cpu_gdts(HvPageTable& root, unsigned cpu_count) {
         for (unsigned page = 0; page < kGdtReservedPage; ++page)
             HV_TRY(map_or_fail(root, cpu_gdt_base(cpu) + page * kPageSize, zero.value().maddr().raw(), kPageSize, {},
                                mm::PageSize::k4K));
-        const auto reserved = alloc_zeroed(mm::FrameUse{mm::FrameOwner::Hypervisor, mm::FrameClass::PerCpu, cpu});
-        if (!reserved.ok()) return Error{reserved.error()};
+        // Private to the pCPU like its stacks (domain pool, zeroed once live).
+        const Optional<Mfn> reserved =
+            allocator().alloc(mm::Pool::Domain, mm::FrameUse{mm::FrameOwner::Hypervisor, mm::FrameClass::PerCpu, cpu});
+        if (!reserved) return Error{"not enough memory for the pCPU GDTs"};
         HV_TRY(map_or_fail(root, cpu_gdt_base(cpu) + kGdtReservedPage * kPageSize, reserved.value().maddr().raw(),
                            kPageSize, {.write = true}, mm::PageSize::k4K));
         summary.gdt_l1[cpu] = l1_table_of(root.root(), cpu_gdt_base(cpu));
@@ -193,6 +197,10 @@ Result<void, const char*> build_idle_root(unsigned cpu_count) {
     HV_TRY(map_cpu_gdts(root, cpu_count));
     HV_TRY(make_mapcache_tables(root, cpu_count));
     HV_TRY(map_m2p(root));
+    // vmap() maps after boot, when the per-pCPU L3s are already copies: give its first GiB an L2
+    // now so every copy shares it.
+    HV_TRY(map_or_fail(root, kVmapBase, summary.hypervisor_pool.start, kPageSize, {}, mm::PageSize::k4K));
+    if (!root.unmap(Vaddr(kVmapBase), kPageSize).ok()) return Error{"cannot prepare the vmap region"};
     // Guests copy slots 256-271 into their L4s: only the read-only M2P (256) may be reachable from
     // guest rings, so every other hypervisor slot loses US at the top. [pv-abi.md §1.6]
     u64* top = env.table(root.root());
@@ -204,6 +212,74 @@ Result<void, const char*> build_idle_root(unsigned cpu_count) {
         root.root().maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;
     summary.idle_root = root.root();
     return {};
+}
+
+// The table an entry of `table` points at (which must be present and not a leaf).
+Mfn child_table(Mfn table, unsigned index, mm::Level level) {
+    const u64 entry = env.table(table)[index];
+    HV_CHECK(X86PteFormat::present(level, entry) && !X86PteFormat::is_leaf(level, entry));
+    return X86PteFormat::address(level, entry).mfn();
+}
+
+// A copy of the L2 under `l3[l3_index]` that keeps only the L2 entries for `va`s (one per pCPU
+// window), and the L3 entry pointing at it.
+Result<u64, const char*> private_l2_entry(Mfn l3, unsigned l3_index, const u64* vas, unsigned count) {
+    const Mfn shared = child_table(l3, l3_index, mm::Level::Pdpt);
+    const Optional<Mfn> copy = env.alloc_table();
+    if (!copy) return Error{"not enough memory for the per-pCPU page tables"};
+    for (unsigned i = 0; i < count; ++i) {
+        const unsigned index = mm::index_of(vas[i], mm::Level::Pd);
+        env.table(copy.value())[index] = env.table(shared)[index];
+    }
+    const u64 entry = env.table(l3)[l3_index];
+    return (entry & ~X86PteFormat::address(mm::Level::Pdpt, entry).raw()) | copy.value().maddr().raw();
+}
+
+// asi cpu-stack: each pCPU gets an L3 for slot 261 that is the global one except for the two
+// GiBs holding per-pCPU windows, which map only its own stack, GDT and mapcache windows; and an
+// idle root that uses it. Without cpu-stack every pCPU shares the global root. Page-table frames
+// of the hypervisor's layout are Global: they describe the layout, not anyone's data.
+Result<void, const char*> build_cpu_roots(unsigned cpu_count) {
+    const unsigned slot = l4_slot_of(kImageBase);
+    const Mfn global_l3 = child_table(summary.idle_root, slot, mm::Level::Pml4);
+    for (unsigned cpu = 0; cpu < cpu_count; ++cpu) {
+        summary.cpu_idle_root[cpu] = summary.idle_root;
+        summary.cpu_slot_entry[cpu] = env.table(summary.idle_root)[slot];
+        if (!asi_policy().cpu_stack) continue;
+        const Optional<Mfn> l3 = env.alloc_table();
+        const Optional<Mfn> root = env.alloc_table();
+        if (!l3 || !root) return Error{"not enough memory for the per-pCPU page tables"};
+        for (unsigned i = 0; i < 512; ++i) env.table(l3.value())[i] = env.table(global_l3)[i];
+        const u64 stacks[] = {kCpuStacksBase + cpu * kCpuStackWindow};
+        const u64 windows[] = {cpu_gdt_base(cpu), mapcache_slot_va(cpu, 0)};
+        const unsigned stacks_index = mm::index_of(kCpuStacksBase, mm::Level::Pdpt);
+        const unsigned windows_index = mm::index_of(kCpuGdtBase, mm::Level::Pdpt);
+        const auto stack_entry = private_l2_entry(global_l3, stacks_index, stacks, 1);
+        const auto window_entry = private_l2_entry(global_l3, windows_index, windows, 2);
+        if (!stack_entry.ok() || !window_entry.ok()) return Error{"not enough memory for the per-pCPU page tables"};
+        env.table(l3.value())[stacks_index] = stack_entry.value();
+        env.table(l3.value())[windows_index] = window_entry.value();
+        const u64 top = env.table(summary.idle_root)[slot];
+        const u64 slot_entry = (top & ~X86PteFormat::address(mm::Level::Pml4, top).raw()) | l3.value().maddr().raw();
+        for (unsigned i = 0; i < 512; ++i) env.table(root.value())[i] = env.table(summary.idle_root)[i];
+        env.table(root.value())[slot] = slot_entry;
+        env.table(root.value())[l4_slot_of(kLinearPtBase)] =
+            root.value().maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;
+        summary.cpu_idle_root[cpu] = root.value();
+        summary.cpu_slot_entry[cpu] = slot_entry;
+    }
+    return {};
+}
+
+// Private per-pCPU frames are not in the directmap: zero them through their mappings in the
+// global idle root, which maps every pCPU's windows.
+void zero_private_cpu_frames(unsigned cpu_count) {
+    for (unsigned cpu = 0; cpu < cpu_count; ++cpu) {
+        memset(reinterpret_cast<void*>(cpu_primary_stack_base(cpu)), 0, kPrimaryStackSize);
+        for (unsigned ist = 0; ist < kIstCount; ++ist)
+            memset(reinterpret_cast<void*>(cpu_ist_stack_base(cpu, ist)), 0, kIstStackSize);
+        memset(reinterpret_cast<void*>(cpu_gdt_base(cpu) + kGdtReservedPage * kPageSize), 0, kPageSize);
+    }
 }
 
 void switch_to_idle_root() {
@@ -247,7 +323,10 @@ Result<void, const char*> memory_init(const boot::BootInfo& boot, u64 hypervisor
     new (allocator_storage) mm::FrameAllocator(table, frame_count);
     hand_out_frames(boot, free, pool, table_bytes >> kPageShift);
     HV_TRY(build_idle_root(cpu_count));
+    HV_TRY(build_cpu_roots(cpu_count));
     switch_to_idle_root();
+    zero_private_cpu_frames(cpu_count);
+    write_cr3(summary.cpu_idle_root[0].maddr().raw());
     return {};
 }
 
@@ -276,6 +355,15 @@ u64 map_mmio(Maddr maddr, u64 size_bytes) {
 }
 
 const MemorySummary& memory_summary() { return summary; }
+
+Mfn cpu_idle_root(unsigned cpu) { return summary.cpu_idle_root[cpu]; }
+u64 cpu_global_slot_entry(unsigned cpu) { return summary.cpu_slot_entry[cpu]; }
+
+namespace {
+AsiPolicy policy{true, true, true};
+}
+void set_asi_policy(const AsiPolicy& p) { policy = p; }
+const AsiPolicy& asi_policy() { return policy; }
 
 void set_m2p(Mfn mfn, u64 pfn) {
     HV_CHECK(mfn.raw() < summary.frame_count);

@@ -3,6 +3,7 @@
 // them goes through map_domain_page.
 #include "arch/pv_build.hpp"
 
+#include "arch/asi_roots.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
@@ -302,7 +303,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     // pages it holds a Writable type reference for good, so it can never become a page table.
     if (!engine.get_page_and_type(d.shared_info, pv::PageType::Writable).ok())
         return BuildError{"shared_info cannot be typed writable"};
-    return {};
+    return asi_create_vcpu_roots(d.vcpu0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Platform side of the PV memory hypercalls: the page-type engine's environment (guest frames
 // through the mapcache, descriptors from the frame table) and TLB maintenance.
+#include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
@@ -25,8 +26,12 @@ u64 read_entry(void*, Mfn table, unsigned index) {
 }
 
 void write_entry(void*, Mfn table, unsigned index, u64 value) {
-    const arch::MappedFrame page = arch::map_domain_page(table);
-    __atomic_store_n(&page.as<u64>()[index], value, __ATOMIC_RELEASE);
+    {
+        const arch::MappedFrame page = arch::map_domain_page(table);
+        __atomic_store_n(&page.as<u64>()[index], value, __ATOMIC_RELEASE);
+    }
+    // Every guest L4 write arrives here: the vCPUs' shadow roots follow it entry by entry.
+    if (stored_type(arch::frame_allocator().info(table)) == PageType::L4) arch::asi_l4_entry_written(table, index, value);
 }
 
 // Slots 256-271 of every guest L4 are the idle root's, except 258: the L4's own linear map,
@@ -52,7 +57,7 @@ PageTypeEngine domain_engine(Domain& domain) { return PageTypeEngine(kEnv, domai
 
 void flush_guest_tlb(Vcpu&) { arch::flush_tlb_all(); }
 void invalidate_guest_page(Vcpu&, u64 va) { arch::invlpg(va); }
-void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3); }
+void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(arch::asi_load_root(vcpu)); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
 u64 machine_frame_limit() { return arch::memory_summary().frame_count; }
 

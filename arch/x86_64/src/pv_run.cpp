@@ -2,6 +2,7 @@
 // Guest entry and exit, hypercall dispatch from SYSCALL, and the domain run loop.
 #include "arch/pv_run.hpp"
 
+#include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
@@ -55,7 +56,8 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     // Published before the upcall check below: a sender that raises an upcall after the check
     // sees us here and kicks.
     __atomic_store_n(&current_vcpu[cpu], &vcpu, __ATOMIC_SEQ_CST);
-    write_cr3(vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3);
+    asi_switch_in(vcpu, cpu);
+    write_cr3(asi_load_root(vcpu));
     flush_tlb_all();          // no translation of the previous domain survives, global or not
     pv::write_hardware_ts(vcpu, false);  // the previous guest's CR0.TS would make the x87 reset fault
     reset_guest_cpu_state();  // nor its x87/SSE registers or data selectors

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Platform side of a running PV vCPU: mode switches, its vcpu_info, and the event-channel bits of
 // any domain's shared_info.
+#include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/smp.hpp"
@@ -23,7 +24,7 @@ void with_vcpu_info(Vcpu& vcpu, Fn&& fn) {
 void switch_guest_mode(Vcpu& vcpu, bool to_kernel) {
     if (vcpu.kernel_mode == to_kernel) return;
     vcpu.kernel_mode = to_kernel;
-    arch::write_cr3(to_kernel ? vcpu.kernel_cr3 : vcpu.user_cr3);
+    arch::write_cr3(arch::asi_load_root(vcpu));
     // The guest kernel and user GS bases trade places, as SWAPGS would for a native kernel.
     asm volatile("swapgs" ::: "memory");
 }

@@ -3,6 +3,7 @@
 //
 // APs start one at a time: the boot CPU publishes the AP's index, CR3 and stack in the globals
 // below, sends INIT-SIPI-SIPI, and waits (bounded) until the AP marks itself online.
+#include "arch/asi.hpp"
 #include "arch/boot.hpp"
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
@@ -39,7 +40,7 @@ void short_delay() {
 
 bool start_one(unsigned index) {
     ap_starting_index = index;
-    ap_boot_cr3_final = memory_summary().idle_root.maddr().raw();
+    ap_boot_cr3_final = cpu_idle_root(index).maddr().raw();
     // Room above for the TrapFrame a guest entry places at the stack top.
     ap_boot_stack_top = cpu_primary_stack_base(index) + kPrimaryStackSize - 512;
     const u32 before = ap_online_count;

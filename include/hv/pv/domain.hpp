@@ -59,6 +59,11 @@ struct Vcpu {
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
     u64 dr[4];        // DR0-3: only guest addresses. Stored, not loaded into hardware (yet)
     u64 dr6, dr7;     // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
+    // asi vcpu-pt (arch/x86_64/src/asi_roots.cpp): the vCPU's own root tables, [0] kernel and
+    // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.
+    u64 asi_root[2];
+    u64 asi_synced[2];  // the guest L4 each shadow currently mirrors (0: none)
+    i32 asi_cpu;        // the pCPU whose windows slot 261 of the shadows maps (-1: none yet)
 };
 
 struct Domain {

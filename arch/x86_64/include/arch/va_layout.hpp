@@ -92,11 +92,17 @@ inline constexpr u64 kFrameTableBase = region("frametable").start;
 inline constexpr u64 kDirectmapBase = region("directmap").start;
 inline constexpr u64 kDirectmapSize = region("directmap").size;
 
+// Every per-pCPU window (stacks, GDT, mapcache) is 2 MiB aligned, so each pCPU's window has an L1
+// table of its own: a per-pCPU L2 (asi cpu-stack) then maps exactly one pCPU's windows by
+// pointing at that L1, and the global L2 (asi off) points at all of them. [docs/asi.md]
+inline constexpr u64 kCpuWindowStride = 2 * MiB;
+inline constexpr unsigned kMaxCpuWindows = 8;  // = kMaxCpus (cpu.hpp)
+
 // Per-pCPU stack window inside cpu_stacks: [guard][stack 16K][guard][NMI][guard][#DF][guard][#MC].
 inline constexpr u64 kPrimaryStackSize = 16 * KiB;
 inline constexpr u64 kIstStackSize = 4 * KiB;
 inline constexpr unsigned kIstCount = 3;  // IST1 NMI, IST2 #DF, IST3 #MC
-inline constexpr u64 kCpuStackWindow = 64 * KiB;
+inline constexpr u64 kCpuStackWindow = kCpuWindowStride;
 
 constexpr u64 cpu_primary_stack_base(unsigned cpu) { return kCpuStacksBase + cpu * kCpuStackWindow + kPageSize; }
 constexpr u64 cpu_ist_stack_base(unsigned cpu, unsigned ist_index) {
@@ -108,11 +114,11 @@ constexpr u64 cpu_ist_stack_base(unsigned cpu, unsigned ist_index) {
 // descriptors, page 15 an unmapped guard. [pv-abi.md §1.10]
 inline constexpr u64 kGdtWindowSize = 16 * kPageSize;
 inline constexpr unsigned kGdtReservedPage = 14;
-constexpr u64 cpu_gdt_base(unsigned cpu) { return kCpuGdtBase + cpu * kGdtWindowSize; }
+constexpr u64 cpu_gdt_base(unsigned cpu) { return kCpuGdtBase + cpu * kCpuWindowStride; }
 
 // Per-pCPU mapcache window: kMapcacheSlots pages, all inside one L1 table.
 inline constexpr unsigned kMapcacheSlots = 64;
-inline constexpr u64 kMapcacheWindow = 2 * MiB;
+inline constexpr u64 kMapcacheWindow = kCpuWindowStride;
 constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBase + cpu * kMapcacheWindow + slot * kPageSize; }
 
 namespace layout_checks {
@@ -129,6 +135,10 @@ static_assert(l4_slot_of(kPerdomainBase) == 260 && l4_slot_of(kLinearPtBase) == 
 static_assert(l4_slot_of(kImageBase) == 261 && l4_slot_of(kDirectmapBase) == 262);
 static_assert(kImageBase % GiB == 0, "the boot tables alias the first GiB at the image base");
 static_assert(cpu_ist_stack_base(0, kIstCount) <= kCpuStacksBase + kCpuStackWindow);
+// The per-pCPU regions each sit under one L3 entry of slot 261, which a per-pCPU L3 replaces.
+static_assert(kCpuStacksBase % GiB == 0 && region("cpu_stacks").size == GiB);
+static_assert(kCpuGdtBase % GiB == 0 && kMapcacheBase == kCpuGdtBase + 512 * MiB && region("mapcache").size == 512 * MiB);
+static_assert(kMaxCpuWindows * kCpuWindowStride <= 512 * MiB);
 }  // namespace layout_checks
 
 }  // namespace hv::arch
