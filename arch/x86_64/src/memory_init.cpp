@@ -95,6 +95,8 @@ Result<void, const char*> map_image(HvPageTable& root) {
     return {};
 }
 
+Mfn l1_table_of(Mfn root, u64 va);
+
 // Primary and IST stacks of every pCPU, each between unmapped guard pages (va_layout.hpp). Stack
 // frames are private to their pCPU: they come from the domain pool, so the directmap never shows
 // them; they are zeroed through these mappings once the idle root is live.
@@ -112,6 +114,7 @@ Result<void, const char*> map_cpu_stacks(HvPageTable& root, unsigned cpu_count) 
         };
         HV_TRY(map_stack(cpu_primary_stack_base(cpu), kPrimaryStackSize));
         for (unsigned ist = 0; ist < kIstCount; ++ist) HV_TRY(map_stack(cpu_ist_stack_base(cpu, ist), kIstStackSize));
+        summary.stack_l1[cpu] = l1_table_of(root.root(), cpu_primary_stack_base(cpu));
     }
     return {};
 }

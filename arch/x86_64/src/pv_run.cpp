@@ -3,6 +3,7 @@
 #include "arch/pv_run.hpp"
 
 #include "arch/asi_roots.hpp"
+#include "arch/asi.hpp"
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
@@ -10,6 +11,7 @@
 #include "arch/pv_build.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
+#include "arch/zero_stack.hpp"
 #include "hv/core/console.hpp"
 #include "hv/core/format.hpp"
 #include "hv/pv/domain.hpp"
@@ -45,6 +47,10 @@ pv::Vcpu* current_vcpu[kMaxCpus];    // read by other pCPUs (kick_vcpu): written
 unsigned domain_cpu[pv::kMaxDomains];  // the pCPU each domain's vCPU runs on
 volatile bool domains_ready;           // set once every domain is built: APs start running them
 unsigned cpus_running;                 // pCPUs still running domains; the last one ends the run
+// asi zero-stack: the vCPU that last ran on each pCPU, and whether the next guest entry must
+// first clear what the switch left on the stack (zero_stack.hpp).
+pv::Vcpu* last_vcpu[kMaxCpus];
+bool zero_pending[kMaxCpus];
 
 u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStackSize; }
 
@@ -53,6 +59,9 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
 
 [[noreturn]] void enter(pv::Vcpu& vcpu) {
     const unsigned cpu = current_cpu_index();
+    // A full switch to another vCPU: nothing of the previous one may stay on this pCPU's stacks.
+    if (asi_policy().zero_stack && last_vcpu[cpu] != &vcpu) zero_pending[cpu] = true;
+    last_vcpu[cpu] = &vcpu;
     // Published before the upcall check below: a sender that raises an upcall after the check
     // sees us here and kicks.
     __atomic_store_n(&current_vcpu[cpu], &vcpu, __ATOMIC_SEQ_CST);
@@ -81,6 +90,12 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     if (vcpu.domain->state != pv::DomainState::Running) {
         __atomic_store_n(&current_vcpu[cpu], nullptr, __ATOMIC_SEQ_CST);
         run_next();
+    }
+    if (zero_pending[cpu]) {
+        zero_pending[cpu] = false;
+        const u64 zero_from = zero_dead_stack_pages(cpu);
+        account_stack_zeroing(cpu, reinterpret_cast<u64>(frame) - zero_from);
+        enter_guest_zeroing(frame, zero_from);
     }
     enter_guest(frame);
 }
@@ -117,6 +132,9 @@ void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
         const pv::Domain& d = domains[i];
         if (d.state != pv::DomainState::Shutdown || d.shutdown_reason != xen::kShutdownPoweroff) ++failed;
     }
+    u64 zeroed = 0;
+    for (unsigned cpu = 0; cpu < cpu_topology().online; ++cpu) zeroed += stack_bytes_zeroed(cpu);
+    print("isola: asi zero-stack zeroed %lu bytes\n", zeroed);
     print("isola: all %u domains ended, %u did not power off cleanly\n", domain_count, failed);
     machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);
 }

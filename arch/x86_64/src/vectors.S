@@ -101,6 +101,21 @@ enter_guest:
     movq %rdi, %rsp
     jmp vector_return
 
+/* enter_guest_zeroing(frame, zero_from): as enter_guest, but first clears [zero_from, frame):
+ * the hypervisor's call chain that led here, dead once RSP is the guest frame (zero_stack.hpp).
+ * Forward rep stosq: fast strings, and one TCG instruction per quadword. */
+    .globl enter_guest_zeroing
+enter_guest_zeroing:
+    movq %rdi, %rsp
+    movq %rdi, %rcx
+    subq %rsi, %rcx
+    shrq $3, %rcx
+    movq %rsi, %rdi
+    xorl %eax, %eax
+    cld
+    rep stosq
+    jmp vector_return
+
 /* guest_copy(dst, src, len) -> bytes NOT copied (0 on success). The only instruction that may
  * fault on a guest address is guest_copy_access; trap.cpp resumes a #PF there at
  * guest_copy_fixup with RCX = bytes left. Callers check the range first (guest_memory.cpp). */
