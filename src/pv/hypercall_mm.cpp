@@ -5,6 +5,7 @@
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/status_errno.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/ldt.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
 
@@ -73,6 +74,7 @@ long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
         case xen::kMmuextUnpinTable: return to_errno(engine.unpin(mfn));
         case xen::kMmuextNewBaseptr: return set_root(vcpu, engine, vcpu.kernel_cr3, op.arg1, false);
         case xen::kMmuextNewUserBaseptr: return set_root(vcpu, engine, vcpu.user_cr3, op.arg1, true);
+        case xen::kMmuextSetLdt: return set_ldt(vcpu, op.arg1, op.arg2);
         case xen::kMmuextTlbFlushLocal:
         case xen::kMmuextTlbFlushMulti:
         case xen::kMmuextTlbFlushAll: flush_guest_tlb(vcpu); return 0;

@@ -115,6 +115,21 @@ void load_tables(const DescriptorPointer& gdtr, const DescriptorPointer& idtr) {
 
 u64 early_gdt_base() { return reinterpret_cast<u64>(early_gdt); }
 
+void load_ldt(u64* reserved_page, u64 base, u32 entries) {
+    u64* entry = &reserved_page[slot(HV_SEL_LDT)];
+    if (entries == 0) {
+        entry[0] = entry[1] = 0;
+        asm volatile("lldt %w0" ::"r"(0) : "memory");
+        return;
+    }
+    const u64 limit = u64{entries} * 8 - 1;
+    // Present, DPL 0, type 2 (LDT): a 16-byte system descriptor. [SDM 3A §3.5, §7.2.3]
+    entry[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (u64{0x82} << 40) | (((limit >> 16) & 0xf) << 48) |
+               (((base >> 24) & 0xff) << 56);
+    entry[1] = base >> 32;
+    asm volatile("lldt %w0" ::"r"(HV_SEL_LDT) : "memory");
+}
+
 void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks, u64 gdt_base, u64* reserved_page) {
     CpuTables& t = cpu_tables[cpu];
     t.tss = Tss{};

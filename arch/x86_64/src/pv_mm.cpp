@@ -78,6 +78,31 @@ void load_guest_gdt(Vcpu& vcpu) {
         l1.as<u64>()[mm::index_of(va, mm::Level::Pt)] = entry;
         arch::invlpg(va);
     }
+    load_guest_ldt(vcpu);
+}
+
+u64 guest_ldt_window() { return arch::cpu_ldt_base(arch::current_cpu_index()); }
+
+void load_guest_ldt(Vcpu& vcpu) {
+    using F = arch::X86PteFormat;
+    static_assert(arch::kLdtWindowPages == kMaxLdtPages);
+    const unsigned cpu = arch::current_cpu_index();
+    {
+        const arch::MappedFrame l1 = arch::map_domain_page(arch::memory_summary().gdt_l1[cpu]);
+        for (unsigned page = 0; page < kMaxLdtPages; ++page) {
+            const u64 va = arch::cpu_ldt_base(cpu) + page * kPageSize;
+            u64& pte = l1.as<u64>()[mm::index_of(va, mm::Level::Pt)];
+            // Writable for the CPU (descriptor accessed bits), never for the guest (no U).
+            const u64 entry = vcpu.ldt_frames[page] != 0
+                                  ? Mfn(vcpu.ldt_frames[page]).maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd
+                                  : 0;
+            if (pte == entry) continue;
+            pte = entry;
+            arch::invlpg(va);
+        }
+    }
+    arch::load_ldt(reinterpret_cast<u64*>(arch::cpu_gdt_base(cpu) + arch::kGdtReservedPage * kPageSize),
+                   arch::cpu_ldt_base(cpu), vcpu.ldt_ents);
 }
 
 }  // namespace hv::pv

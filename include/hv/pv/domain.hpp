@@ -15,6 +15,8 @@ inline constexpr unsigned kP2mEntriesPerFrame = 512;
 inline constexpr unsigned kMaxP2mFrames = 128;  // 256 MiB of guest memory per domain
 inline constexpr u64 kMaxDomainPages = u64{kMaxP2mFrames} * kP2mEntriesPerFrame;
 inline constexpr unsigned kMaxGdtFrames = 14;  // GDT pages below Xen's reserved page 14
+inline constexpr unsigned kMaxLdtEntries = 8192;
+inline constexpr unsigned kMaxLdtPages = kMaxLdtEntries * 8 / 4096;
 
 enum class DomainState : u8 { Empty, Running, Shutdown, Crashed };
 
@@ -54,6 +56,11 @@ struct Vcpu {
     bool wake;      // set by a sender that must wake this vCPU; the waiter clears it
     u64 gdt_frames[kMaxGdtFrames];  // set_gdt: mfns of GDT pages 0..gdt_frame_count-1 (segment-descriptor type)
     unsigned gdt_frame_count;
+    // MMUEXT_SET_LDT (ldt.cpp): the guest's LDT by linear address; its frames are typed and mapped
+    // lazily, on the first fault in the LDT window. ldt_frames[i]: mfn of page i, 0 = not yet.
+    u64 ldt_base;
+    u32 ldt_ents;
+    u64 ldt_frames[kMaxLdtPages];
     // Virtual CPU state set by hypercalls and emulated instructions. [pv-abi.md §3.16, §3.22, §4.9]
     u8 iopl;          // virtual IOPL 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with architectural_iopl)
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)

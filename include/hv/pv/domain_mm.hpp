@@ -29,5 +29,10 @@ void write_frame_word(Mfn mfn, unsigned index, u64 value);
 // Maps the vCPU's GDT frames (vcpu.gdt_frames) as GDT pages 0..n-1 of the pCPU it runs on;
 // the other pages up to 13 show an all-zero page.
 void load_guest_gdt(Vcpu& vcpu);
+// Maps the vCPU's LDT frames (vcpu.ldt_frames; 0 = not present, faults lazily) in the LDT window of
+// the pCPU it runs on and loads LDTR for vcpu.ldt_ents entries (none: a null LDTR).
+void load_guest_ldt(Vcpu& vcpu);
+// The hypervisor VA where this pCPU shows the running vCPU's LDT page 0.
+u64 guest_ldt_window();
 
 }  // namespace hv::pv

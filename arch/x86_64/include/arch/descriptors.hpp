@@ -22,6 +22,10 @@ struct CpuStacks {
 // Boot uses a static early GDT; afterwards each pCPU uses its window in the cpu_gdt region.
 void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks, u64 gdt_base, u64* reserved_page);
 
+// Points this pCPU's LDT descriptor (selector 0xe050 in `reserved_page`) at `entries` entries
+// from `base` and loads LDTR; 0 entries loads a null LDTR.
+void load_ldt(u64* reserved_page, u64 base, u32 entries);
+
 // A static GDT for the boot CPU until its cpu_gdt window is mapped.
 u64 early_gdt_base();
 
