@@ -10,6 +10,7 @@
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/console.hpp"
+#include "hv/core/counters.hpp"
 #include "hv/core/format.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
@@ -116,6 +117,7 @@ void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
         if (d.state != pv::DomainState::Shutdown || d.shutdown_reason != xen::kShutdownPoweroff) ++failed;
     }
     print("isola: all %u domains ended, %u did not power off cleanly\n", domain_count, failed);
+    print_event_totals();
     machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);
 }
 
