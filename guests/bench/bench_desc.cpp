@@ -45,7 +45,8 @@ Timing bench_set_ldt(u64 iterations) {
     if (remapped != 0) return report_error("set_ldt", "update_va_mapping(read-only)", remapped);
     const u64 base = reinterpret_cast<u64>(ldt_page);
     const long rc = set_ldt(base, kLdtEntries[0]);
-    if (rc == -xen::kENOSYS || rc == -xen::kEOPNOTSUPP) return report_unsupported("set_ldt", "mmuext_op(SET_LDT)", rc);
+    if (rc == -xen::kENOSYS || rc == -xen::kEOPNOTSUPP)
+        return report_unsupported("set_ldt", "mmuext_op(SET_LDT)", rc);
     if (rc != 0) return report_error("set_ldt", "mmuext_op(SET_LDT)", rc);
     u64 round = 0;
     const Timing t = time_calls("set_ldt", "mmuext_op(SET_LDT)", iterations,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Benchmarks of single hypercalls: the guest's own share of a hypercall loop (guest_call), the
-// null hypercall (xen_version), yield with nothing else to run, and the three memory-management paths a PV kernel uses most (update_va_mapping,
-// mmu_update on an L1 entry, mmuext_op local TLB flush). [pv-abi.md §3.8-3.10, §3.12]
+// null hypercall (xen_version), yield with nothing else to run, and the three memory-management
+// paths a PV kernel uses most (update_va_mapping, mmu_update on an L1 entry, mmuext_op local TLB
+// flush). [pv-abi.md §3.8-3.10, §3.12]
 #include "bench.hpp"
 
 extern "C" void bench_null_stub();
@@ -23,7 +24,10 @@ Timing bench_guest_call(u64 iterations) {
     const auto call = [] {
         long result;
         u64 a1 = xen::kXenVersionVersion, a2 = 0;
-        asm volatile("call bench_null_stub" : "=a"(result), "+D"(a1), "+S"(a2) : : "rcx", "rdx", "r8", "r9", "r10", "r11", "memory");
+        asm volatile("call bench_null_stub"
+                     : "=a"(result), "+D"(a1), "+S"(a2)
+                     :
+                     : "rcx", "rdx", "r8", "r9", "r10", "r11", "memory");
         return 0L;
     };
     return time_calls("guest_call", "call", iterations, call);

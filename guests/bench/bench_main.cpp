@@ -5,7 +5,7 @@
 
 namespace guest {
 
-const char kTestTitle[] = "bench: hypervisor operation costs (ticks per operation)";
+const char kTestTitle[] = "benchmarks of hypervisor operations (TSC ticks per operation)";
 
 namespace bench {
 namespace {
@@ -44,8 +44,8 @@ void calibrate(u64 iterations) {
         :
         : "rax", "rdx", "rsi", "rdi", "r8", "r9", "cc");
     const u64 ticks = read_tsc() - start;
-    print("bench: calibrate iters=%lu insns=%lu ticks=%lu\n", iterations, iterations * kCalibrationInsnsPerIteration,
-          ticks);
+    print("bench: calibrate iters=%lu insns=%lu ticks=%lu\n", iterations,
+          iterations * kCalibrationInsnsPerIteration, ticks);
 }
 
 const Benchmark* find(const char* name, unsigned length) {
@@ -98,7 +98,8 @@ u64 option_number(const char* key, u64 fallback) {
     const char* value = option_value(key);
     if (value == nullptr || *value < '0' || *value > '9') return fallback;
     u64 number = 0;
-    for (; *value >= '0' && *value <= '9'; ++value) number = number * 10 + static_cast<u64>(*value - '0');
+    for (; *value >= '0' && *value <= '9'; ++value)
+        number = number * 10 + static_cast<u64>(*value - '0');
     return number;
 }
 
@@ -113,7 +114,8 @@ bool option_text(const char* key, char* out, unsigned size) {
 
 void report_ticks(const char* name, u64 iterations, const Timing& timing) {
     if (timing.has_peer) {
-        print("bench: %s iters=%lu ticks=%lu peer=%lu\n", name, iterations, timing.ticks, timing.peer_rounds);
+        print("bench: %s iters=%lu ticks=%lu peer=%lu\n", name, iterations, timing.ticks,
+              timing.peer_rounds);
     } else {
         print("bench: %s iters=%lu ticks=%lu\n", name, iterations, timing.ticks);
     }

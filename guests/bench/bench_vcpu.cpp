@@ -18,6 +18,7 @@ using namespace vcpu_abi;
 
 constexpr unsigned kSecondary = 1;
 constexpr u64 kWaitRounds = 1'000'000;  // bound on waiting for the other vCPU (yields or polls)
+constexpr long kTimedOut = -1;           // the "return code" reported when that bound is hit
 
 enum class Task : u32 { YieldUntilStopped, EchoEvents };
 
@@ -54,7 +55,8 @@ bool take_pending(u32 port) {
 void wait_port(u32 port) {
     const u32 ports[1] = {port};
     const xen::SchedPoll request{reinterpret_cast<u64>(ports), 1, 0, 0};
-    while (!take_pending(port)) fast_hypercall<xen::kSchedOp>(xen::kSchedOpPoll, reinterpret_cast<u64>(&request));
+    while (!take_pending(port))
+        fast_hypercall<xen::kSchedOp>(xen::kSchedOpPoll, reinterpret_cast<u64>(&request));
 }
 
 // The skip/error verdict for vcpu_op: a missing hypercall or a one-vCPU domain only skips.
@@ -69,7 +71,8 @@ long initialise_secondary() {
     context = {};
     context.flags = kVgcfInKernel;
     context.user_regs.rip = reinterpret_cast<u64>(bench_secondary_main);
-    context.user_regs.rsp = reinterpret_cast<u64>(secondary_stack + sizeof secondary_stack) - 8;  // as after a call
+    // RSP as right after a call, as the C ABI expects at a function's entry.
+    context.user_regs.rsp = reinterpret_cast<u64>(secondary_stack + sizeof secondary_stack) - 8;
     context.user_regs.cs = xen::kFlatKernelCs;
     context.user_regs.ss = xen::kFlatKernelSs;
     context.user_regs.rflags = 0x2;
@@ -81,17 +84,20 @@ long initialise_secondary() {
     return rc;
 }
 
-// Brings vCPU 1 up on `next` and waits until it runs it; false on timeout.
-bool start_secondary(Task next) {
+// Brings vCPU 1 up on `next` and waits until it runs it. Returns VCPUOP_up's result, or
+// kTimedOut when vCPU 1 never reported.
+long start_secondary(Task next) {
     ready = false;
     stop = false;
     done = false;
     peer_rounds = 0;
     task = next;
-    if (vcpu_op(kVcpuOpUp, kSecondary) != 0) return false;
-    for (u64 i = 0; !ready; ++i)
-        if (i == kWaitRounds || yield() != 0) return false;
-    return true;
+    const long rc = vcpu_op(kVcpuOpUp, kSecondary);
+    for (u64 i = 0; rc == 0 && !ready; ++i) {
+        if (i == kWaitRounds) return kTimedOut;
+        yield();
+    }
+    return rc;
 }
 
 // Waits until vCPU 1 finished its task and is down again; false on timeout.
@@ -138,7 +144,8 @@ void close_port(u32 port) {
 Timing bench_yield_pingpong(u64 iterations) {
     const long rc = initialise_secondary();
     if (rc != 0) return report_vcpu_op("yield_pingpong", "vcpu_op(initialise)", rc);
-    if (!start_secondary(Task::YieldUntilStopped)) return report_error("yield_pingpong", "vcpu_op(up)", -1);
+    const long up = start_secondary(Task::YieldUntilStopped);
+    if (up != 0) return report_error("yield_pingpong", "vcpu_op(up)+start", up);
     for (u64 i = 0; i < kWarmup; ++i) yield();
     const u64 rounds_before = peer_rounds;
     const u64 start = read_tsc();
@@ -146,7 +153,7 @@ Timing bench_yield_pingpong(u64 iterations) {
     const u64 ticks = read_tsc() - start;
     const u64 rounds = peer_rounds - rounds_before;
     stop = true;
-    if (!wait_secondary_down()) return report_error("yield_pingpong", "vcpu_op(down)", -1);
+    if (!wait_secondary_down()) return report_error("yield_pingpong", "vcpu_op(down)+stop", kTimedOut);
     return {true, ticks, true, rounds};
 }
 
@@ -156,16 +163,23 @@ Timing bench_evtchn_rtt(u64 iterations) {
     long bound = bind_ipi(kSecondary, &port_to_secondary);
     if (bound == 0) bound = bind_ipi(0, &port_to_primary);
     if (bound != 0) return report_refused("evtchn_rtt", "event_channel_op(bind_ipi)", bound);
-    if (!start_secondary(Task::EchoEvents)) return report_error("evtchn_rtt", "vcpu_op(up)", -1);
-    for (u64 i = 0; i < kWarmup; ++i) send(port_to_secondary), wait_port(port_to_primary);
+    const long up = start_secondary(Task::EchoEvents);
+    if (up != 0) return report_error("evtchn_rtt", "vcpu_op(up)+start", up);
+    for (u64 i = 0; i < kWarmup; ++i) {
+        send(port_to_secondary);
+        wait_port(port_to_primary);
+    }
     const u64 rounds_before = peer_rounds;
     const u64 start = read_tsc();
-    for (u64 i = 0; i < iterations; ++i) send(port_to_secondary), wait_port(port_to_primary);
+    for (u64 i = 0; i < iterations; ++i) {
+        send(port_to_secondary);
+        wait_port(port_to_primary);
+    }
     const u64 ticks = read_tsc() - start;
     const u64 rounds = peer_rounds - rounds_before;
     stop = true;
     send(port_to_secondary);
-    if (!wait_secondary_down()) return report_error("evtchn_rtt", "vcpu_op(down)", -1);
+    if (!wait_secondary_down()) return report_error("evtchn_rtt", "vcpu_op(down)+stop", kTimedOut);
     close_port(port_to_secondary);
     close_port(port_to_primary);
     return {true, ticks, true, rounds};

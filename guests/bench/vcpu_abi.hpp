@@ -53,9 +53,12 @@ struct VcpuGuestContext {
     std::uint64_t vm_assist;
     std::uint64_t fs_base, gs_base_kernel, gs_base_user;
 };
-static_assert(offsetof(VcpuGuestContext, user_regs) == 0x208 && offsetof(VcpuGuestContext, trap_ctxt) == 0x2d0);
-static_assert(offsetof(VcpuGuestContext, ldt_base) == 0x12d0 && offsetof(VcpuGuestContext, gdt_ents) == 0x1360);
-static_assert(offsetof(VcpuGuestContext, ctrlreg) == 0x1378 && offsetof(VcpuGuestContext, event_callback_eip) == 0x13f8);
+static_assert(offsetof(VcpuGuestContext, user_regs) == 0x208);
+static_assert(offsetof(VcpuGuestContext, trap_ctxt) == 0x2d0);
+static_assert(offsetof(VcpuGuestContext, ldt_base) == 0x12d0);
+static_assert(offsetof(VcpuGuestContext, gdt_ents) == 0x1360);
+static_assert(offsetof(VcpuGuestContext, ctrlreg) == 0x1378);
+static_assert(offsetof(VcpuGuestContext, event_callback_eip) == 0x13f8);
 static_assert(sizeof(VcpuGuestContext) == 0x1430);
 
 }  // namespace guest::bench::vcpu_abi

@@ -32,7 +32,8 @@ inline unsigned event_slot_index() {
 }
 
 inline void count_event_inline(Event event, u64 n = 1) {
-    __atomic_fetch_add(&event_slots[event_slot_index()].count[static_cast<unsigned>(event)], n, __ATOMIC_RELAXED);
+    u64* counter = &event_slots[event_slot_index()].count[static_cast<unsigned>(event)];
+    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
 }  // namespace hv::arch
