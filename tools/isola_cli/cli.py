@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from . import build, paths
+from . import bench, build, paths
 from .demo import DEFAULT_TIMEOUT, run_demo
 from .errors import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, IsolaError,
                      Terminated, require_tool, terminate_on_sigterm)
@@ -21,10 +21,11 @@ commands:
   run     boot Isola in QEMU with PV guests, stream the console, exit with its status
           (--xen: boot Xen 4.17 instead, the oracle for differential tests)
   demo    the main job: Isola on 2 pCPUs with the `demo` command line
+  bench   the benchmark suite under QEMU -icount (--vs-xen: side by side with Xen 4.17)
   test    build, then run the CTest suite (unit and system tests)
   build   configure (first time only) and build into build/
 
-`isola <command> --help` describes a command. run and demo build first unless
+`isola <command> --help` describes a command. run, demo and bench build first unless
 --no-build; the image is build/isola.bin (ISOLA_IMAGE overrides it).
 """
 
@@ -71,6 +72,11 @@ def cmd_test(argv: list[str]) -> int:
     return subprocess.call(cmd, stdin=subprocess.DEVNULL)
 
 
+def cmd_bench(argv: list[str]) -> int:
+    """`isola bench`: build unless --no-build, run the benchmarks, write the report."""
+    return bench.main(argv)
+
+
 def cmd_build(argv: list[str]) -> int:
     """`isola build`: configure if needed, then build."""
     argparse.ArgumentParser(prog="isola build",
@@ -79,7 +85,8 @@ def cmd_build(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "test": cmd_test, "build": cmd_build}
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "bench": cmd_bench, "test": cmd_test,
+            "build": cmd_build}
 
 
 def dispatch(argv: list[str]) -> int:

@@ -15,6 +15,7 @@
 #include "hv/boot/multiboot.hpp"
 #include "hv/boot/options.hpp"
 #include "hv/core/console.hpp"
+#include "hv/core/counters.hpp"
 
 extern "C" char boot_stack_high_top[];
 extern "C" void* memcpy(void*, const void*, hv::usize);
@@ -82,6 +83,7 @@ void boot_cpu_main() {
     run_selftest(options.selftest);
     if (boot_info.module_count > 0) run_domains(boot_info);
     print("Isola: clean exit\n");
+    print_event_totals();
     machine_exit(ExitCode::Success);
 }
 

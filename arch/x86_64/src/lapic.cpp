@@ -4,6 +4,7 @@
 #include "arch/lapic.hpp"
 
 #include "arch/cpu.hpp"
+#include "arch/event_count.hpp"
 #include "arch/memory.hpp"
 
 namespace hv::arch {
@@ -30,6 +31,7 @@ void lapic_send_ipi(u8 apic_id, u32 command) {
     write(kIcrHigh, u32{apic_id} << 24);
     write(kIcrLow, command);
     for (u64 spin = 0; spin < 1'000'000 && (read(kIcrLow) & kIcrPending) != 0; ++spin) pause();
+    count_event_inline(Event::Ipi);
 }
 
 void lapic_send_fixed_ipi(u8 apic_id, u8 vector) { lapic_send_ipi(apic_id, kFixedAssert | vector); }

@@ -13,6 +13,7 @@
 #include "arch/va_layout.hpp"
 #include "arch/zero_stack.hpp"
 #include "hv/core/console.hpp"
+#include "hv/core/counters.hpp"
 #include "hv/core/format.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
@@ -136,6 +137,7 @@ void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
     for (unsigned cpu = 0; cpu < cpu_topology().online; ++cpu) zeroed += stack_bytes_zeroed(cpu);
     print("isola: asi zero-stack zeroed %lu bytes\n", zeroed);
     print("isola: all %u domains ended, %u did not power off cleanly\n", domain_count, failed);
+    print_event_totals();
     machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);
 }
 

@@ -2,6 +2,7 @@
 // Privileged x86-64 instructions as inline functions (image only; never included by host tests).
 #pragma once
 
+#include "arch/event_count.hpp"
 #include "hv/core/types.hpp"
 
 namespace hv::arch {
@@ -35,7 +36,10 @@ HV_READ_CR(3)
 HV_READ_CR(4)
 #undef HV_READ_CR
 
-inline void write_cr3(u64 value) { asm volatile("mov %0, %%cr3" ::"r"(value) : "memory"); }
+inline void write_cr3(u64 value) {
+    asm volatile("mov %0, %%cr3" ::"r"(value) : "memory");
+    count_event_inline(Event::Cr3Load);
+}
 inline void write_cr4(u64 value) { asm volatile("mov %0, %%cr4" ::"r"(value) : "memory"); }
 
 struct CpuidResult {
@@ -63,8 +67,12 @@ inline void flush_tlb_all() {
     const u64 cr4 = read_cr4();
     write_cr4(cr4 & ~(u64{1} << 7));
     write_cr4(cr4);
+    count_event_inline(Event::TlbFlush);
 }
-inline void invlpg(u64 va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+inline void invlpg(u64 va) {
+    asm volatile("invlpg (%0)" ::"r"(va) : "memory");
+    count_event_inline(Event::Invlpg);
+}
 
 inline constexpr u32 kMsrEfer = 0xC0000080;
 inline constexpr u32 kMsrApicBase = 0x1B;
