@@ -7,6 +7,7 @@
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
+#include "hv/core/counters.hpp"
 #include "hv/pv/domain.hpp"
 
 namespace hv::arch {
@@ -42,6 +43,7 @@ void sync_shadow(pv::Vcpu& vcpu, unsigned which, u64 l4) {
             if (guest_slot(slot)) __atomic_store_n(&to[slot], __atomic_load_n(&from[slot], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
     }
     vcpu.asi_synced[which] = l4;
+    count_event(Event::RootResync);
 }
 
 }  // namespace

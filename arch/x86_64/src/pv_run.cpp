@@ -95,7 +95,7 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     if (zero_pending[cpu]) {
         zero_pending[cpu] = false;
         const u64 zero_from = zero_dead_stack_pages(cpu);
-        account_stack_zeroing(cpu, reinterpret_cast<u64>(frame) - zero_from);
+        count_event(Event::BytesZeroed, reinterpret_cast<u64>(frame) - zero_from);
         enter_guest_zeroing(frame, zero_from);
     }
     enter_guest(frame);
@@ -133,9 +133,6 @@ void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
         const pv::Domain& d = domains[i];
         if (d.state != pv::DomainState::Shutdown || d.shutdown_reason != xen::kShutdownPoweroff) ++failed;
     }
-    u64 zeroed = 0;
-    for (unsigned cpu = 0; cpu < cpu_topology().online; ++cpu) zeroed += stack_bytes_zeroed(cpu);
-    print("isola: asi zero-stack zeroed %lu bytes\n", zeroed);
     print("isola: all %u domains ended, %u did not power off cleanly\n", domain_count, failed);
     print_event_totals();
     machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);

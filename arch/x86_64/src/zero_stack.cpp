@@ -8,13 +8,12 @@
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
+#include "hv/core/counters.hpp"
 
 extern "C" void* memset(void*, int, hv::usize);
 
 namespace hv::arch {
 namespace {
-
-u64 bytes_zeroed[kMaxCpus];
 
 u64* stack_pte(unsigned cpu, u64 va) {
     return &paging_env().table(memory_summary().stack_l1[cpu])[mm::index_of(va, mm::Level::Pt)];
@@ -50,11 +49,8 @@ u64 zero_dead_stack_pages(unsigned cpu) {
     // IST 0 (NMI) and 2 (#MC); IST 1 (#DF) only ever ends the run.
     zeroed += zero_if_dirty(cpu, cpu_ist_stack_base(cpu, 0));
     zeroed += zero_if_dirty(cpu, cpu_ist_stack_base(cpu, 2));
-    bytes_zeroed[cpu] += zeroed;
+    count_event(Event::BytesZeroed, zeroed);
     return live_page;
 }
-
-u64 stack_bytes_zeroed(unsigned cpu) { return bytes_zeroed[cpu]; }
-void account_stack_zeroing(unsigned cpu, u64 bytes) { bytes_zeroed[cpu] += bytes; }
 
 }  // namespace hv::arch

@@ -2,7 +2,7 @@
 // Per-pCPU event counter storage and the inline counting the hot paths use (cpu.hpp's
 // write_cr3, flush_tlb_all and invlpg); hv::count_event is the out-of-line form for generic code.
 //
-// The slot is found from RSP: every pCPU runs on its own 64 KiB stack window in cpu_stacks
+// The slot is found from RSP: every pCPU runs on its own 2 MiB stack window in cpu_stacks
 // (primary and IST stacks alike), so the window index is the pCPU index, without CPUID or an
 // APIC read. Code on any other stack (the boot stack, before the pCPU stacks exist) counts in a
 // shared extra slot. The adds are atomic all the same, so a slot that is ever shared stays exact.
@@ -19,7 +19,7 @@ struct alignas(64) EventSlot {  // one cache line per pCPU
     u64 count[kEventCount];
 };
 static_assert(sizeof(EventSlot) == 64);
-static_assert(kCpuStackWindow == u64{1} << 16, "event_slot_index shifts by the window size");
+static_assert(kCpuStackWindow == u64{1} << 21, "event_slot_index shifts by the window size");
 
 inline constexpr unsigned kSharedEventSlot = kMaxCpus;
 extern EventSlot event_slots[kMaxCpus + 1];
@@ -27,7 +27,7 @@ extern EventSlot event_slots[kMaxCpus + 1];
 inline unsigned event_slot_index() {
     u64 rsp;
     asm("movq %%rsp, %0" : "=r"(rsp));
-    const u64 window = (rsp - kCpuStacksBase) >> 16;  // wraps (huge) below the base
+    const u64 window = (rsp - kCpuStacksBase) >> 21;  // wraps (huge) below the base
     return window < kMaxCpus ? static_cast<unsigned>(window) : kSharedEventSlot;
 }
 

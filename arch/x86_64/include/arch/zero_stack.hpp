@@ -18,10 +18,8 @@ namespace hv::arch {
 
 // Zeroes the dirty stack pages of this pCPU below the page holding the current RSP, and the
 // dirty NMI/#MC IST pages; returns the lowest address enter_guest_zeroing must clear from.
+// Both parts count as Event::BytesZeroed.
 u64 zero_dead_stack_pages(unsigned cpu);
-// Bytes zeroed on `cpu` so far (both parts).
-u64 stack_bytes_zeroed(unsigned cpu);
-void account_stack_zeroing(unsigned cpu, u64 bytes);
 
 }  // namespace hv::arch
 
