@@ -10,7 +10,8 @@
 //   Pdpt   6       8    10    12   0           2      4         bits 51:16 ^ kXor  3
 //   Pml4   9       11   13    1    3 (no-exec) 5      7         bits 59:24 ^ kXor  4
 //
-// Flag f of level L sits at bit (2f + 3L) mod 14; the frame number (36 bits, so machine
+// Flag f of level L sits at bit (2f + 3L) mod 14; the software bit avail0 sits at (3L + 7) mod 14
+// (bits 7, 10, 13, 2: the other parity, so never on a flag). The frame number (36 bits, so machine
 // addresses below 2^48) is XORed with a per-level constant and shifted per level; at odd levels
 // the exec flag is stored inverted. Every non-zero entry carries its level in a tag, and
 // decoding it at another level panics. Zero is "not present" at every level, as the walker
@@ -52,6 +53,16 @@ struct SkewedPteFormat {
         return (entry & flag(level, kPresent)) != 0;
     }
 
+    static constexpr u64 set_avail0(Level level, u64 entry) {
+        check_tag(level, entry);
+        return entry | avail0_bit(level);
+    }
+
+    static constexpr bool avail0(Level level, u64 entry) {
+        check_tag(level, entry);
+        return (entry & avail0_bit(level)) != 0;
+    }
+
     static constexpr bool is_leaf(Level level, u64 entry) {
         check_tag(level, entry);
         return (entry & flag(level, kLeaf)) != 0;
@@ -89,6 +100,7 @@ struct SkewedPteFormat {
     static constexpr unsigned index(Level level) { return mm::level_number(level); }
     static constexpr bool inverted_exec(Level level) { return (index(level) & 1) != 0; }
     static constexpr u64 flag(Level level, Flag f) { return u64{1} << ((2 * f + 3 * index(level)) % 14); }
+    static constexpr u64 avail0_bit(Level level) { return u64{1} << ((3 * index(level) + 7) % 14); }
     static constexpr u64 tag(Level level) { return u64{index(level) + 1} << kTagShift; }
     static constexpr u64 frame_field(Level level, Mfn mfn) {
         return ((mfn.raw() ^ kXor[index(level)]) & kFrameMask) << kAddrShift[index(level)];

@@ -18,6 +18,7 @@
 //   6     D     -      -                   D                D
 //   7     PS    0      0                   1 (PS)           PAT
 //   8     G     -      -                   G                G
+//   9     AVL0  ign    ign                 ign              ign   (software: "owned" page)
 //   12    PAT   addr   addr                PAT              addr
 //   51:12 addr  table  table               page (51:21/30)  page
 //   63    XD    XD     XD                  XD               XD
@@ -47,6 +48,7 @@ struct X86PteFormat {
     static constexpr u64 kPs = u64{1} << 7;    // page size, in PDPTEs and PDEs
     static constexpr u64 kPat4K = u64{1} << 7; // PAT, in PTEs (same bit as PS)
     static constexpr u64 kG = u64{1} << 8;     // global (leaves only) [SDM 3A §4.10.2.4]
+    static constexpr u64 kAvail0 = u64{1} << 9;  // ignored by the CPU at every level: ours [SDM 3A §4.5]
     static constexpr u64 kPatLarge = u64{1} << 12;  // PAT, in PDPTEs/PDEs that map a page
     static constexpr u64 kXd = u64{1} << 63;   // execute-disable, needs EFER.NXE [SDM 3A §4.6]
 
@@ -80,6 +82,11 @@ struct X86PteFormat {
     }
 
     static constexpr bool present(Level, u64 entry) { return (entry & kP) != 0; }
+
+    // Software-available bit 0 (bit 9, AVAIL0 in Xen): the hardware ignores it, so the
+    // hypervisor can tag entries; the per-domain API marks the pages it owns with it.
+    static constexpr u64 set_avail0(Level, u64 entry) { return entry | kAvail0; }
+    static constexpr bool avail0(Level, u64 entry) { return (entry & kAvail0) != 0; }
 
     // Whether a present entry maps a page: always in a PTE, never in a PML4E, and in PDPTEs
     // and PDEs when PS is set. [SDM 3A §4.5, Tables 4-16 and 4-18]
@@ -121,7 +128,7 @@ struct X86PteFormat {
 // --- Sanity checks (levels, bits, round trips) -------------------------------------------
 static_assert(mm::kEntriesPerTable * sizeof(u64) == kPageSize, "one table fills one frame");
 static_assert(X86PteFormat::kPs == X86PteFormat::kPat4K, "PS and 4 KiB PAT share bit 7");
-static_assert((X86PteFormat::kAddrMask & (X86PteFormat::kXd | X86PteFormat::kG)) == 0);
+static_assert((X86PteFormat::kAddrMask & (X86PteFormat::kXd | X86PteFormat::kG | X86PteFormat::kAvail0)) == 0);
 static_assert(!X86PteFormat::present(Level::Pt, 0) && !X86PteFormat::present(Level::Pml4, 0));
 static_assert(X86PteFormat::make_leaf(Level::Pt, Maddr(0x1234'5000), Attrs{}) ==
               (0x1234'5000 | X86PteFormat::kP | X86PteFormat::kA | X86PteFormat::kD |
