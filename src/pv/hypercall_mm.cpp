@@ -6,6 +6,7 @@
 #include "hv/pv/status_errno.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/ldt.hpp"
+#include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
 
@@ -54,6 +55,11 @@ long set_root(Vcpu& vcpu, PageTypeEngine& engine, u64& slot, u64 mfn_raw, bool a
     if (mfn_raw != 0) {
         const long result = to_errno(engine.get_page_and_type(mfn, PageType::L4));
         if (result != 0) return result;
+        // Slot 256 (read-only M2P): a kernel root shows it unless m2p_strict already put it in
+        // at validation; with m2p_strict a user root never shows it. [pv-abi.md §5.4]
+        const bool strict = vm_assist_enabled(*vcpu.domain, xen::kVmAsstTypeM2pStrict);
+        if (!allow_none && !strict) set_guest_m2p_slot(mfn, true);
+        if (allow_none && strict) set_guest_m2p_slot(mfn, false);
     }
     // Load the new root first: dropping the last reference of the old one devalidates it, which
     // clears its hypervisor slots, and it must not be the loaded root then (Xen's order too).

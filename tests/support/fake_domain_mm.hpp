@@ -17,6 +17,7 @@ struct FakeDomainMm {
     std::vector<std::pair<u64, u64>> m2p_writes;  // (mfn, pfn)
     u64 frame_limit = 0x48000;  // machine_frame_limit(): 1.125 GiB of fake RAM
     unsigned gdt_loads = 0;
+    std::vector<std::pair<u64, bool>> m2p_slot_writes;  // set_guest_m2p_slot(l4, present)
     unsigned ldt_loads = 0;
     u64 ldt_window = 0xffff820000010000;  // guest_ldt_window()
 };

@@ -299,6 +299,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     pv::PageTypeEngine engine = pv::domain_engine(d);
     if (!engine.pin(l4.value(), pv::PageType::L4).ok() || !engine.get_page_and_type(l4.value(), pv::PageType::L4).ok())
         return BuildError{"the bootstrap page tables do not validate"};
+    pv::set_guest_m2p_slot(l4.value(), true);  // the L4 is the kernel root from the start
     // shared_info is written by the hypervisor (event bits, time): like Xen's shared xen-heap
     // pages it holds a Writable type reference for good, so it can never become a page table.
     if (!engine.get_page_and_type(d.shared_info, pv::PageType::Writable).ok())

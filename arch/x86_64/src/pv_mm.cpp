@@ -10,6 +10,8 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/descriptors.hpp"
 #include "hv/pv/domain_mm.hpp"
+#include "hv/pv/xen_abi.hpp"
+#include "hv/pv/vcpu_registers.hpp"
 #include "arch/smp.hpp"
 
 namespace hv::pv {
@@ -39,6 +41,13 @@ void write_entry(void*, Mfn table, unsigned index, u64 value) {
 u64 hypervisor_l4_entry(void*, Mfn l4, unsigned slot) {
     using F = arch::X86PteFormat;
     if (slot == arch::l4_slot_of(arch::kLinearPtBase)) return l4.maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd;
+    // The read-only M2P: filled at validation only with m2p_strict; otherwise when the L4
+    // becomes a kernel root (set_guest_m2p_slot). [pv-abi.md §5.4, L4 slot 256]
+    if (slot == arch::kHypervisorFirstSlot) {
+        const mm::FrameInfo& info = arch::frame_allocator().info(l4);
+        const Domain* domain = find_domain(static_cast<u16>(info.class_id));
+        if (domain == nullptr || !vm_assist_enabled(*domain, xen::kVmAsstTypeM2pStrict)) return 0;
+    }
     return arch::paging_env().table(arch::memory_summary().idle_root)[slot];
 }
 
@@ -57,6 +66,11 @@ PageTypeEngine domain_engine(Domain& domain) { return PageTypeEngine(kEnv, domai
 
 void flush_guest_tlb(Vcpu&) { arch::flush_tlb_all(); }
 void invalidate_guest_page(Vcpu&, u64 va) { arch::invlpg(va); }
+void set_guest_m2p_slot(Mfn l4, bool present) {
+    const unsigned slot = arch::kHypervisorFirstSlot;
+    write_entry(nullptr, l4, slot, present ? arch::paging_env().table(arch::memory_summary().idle_root)[slot] : 0);
+}
+
 void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(arch::asi_load_root(vcpu)); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
 u64 machine_frame_limit() { return arch::memory_summary().frame_count; }

@@ -17,6 +17,10 @@ PageTypeEngine domain_engine(Domain& domain);
 // of the domain" is this one too).
 void flush_guest_tlb(Vcpu& vcpu);
 void invalidate_guest_page(Vcpu& vcpu, u64 va);
+// Fills (or empties) the read-only M2P slot 256 of validated guest L4 `l4`; the vCPUs' shadow
+// roots follow. Xen fills it when an L4 becomes a kernel root and, with m2p_strict, empties it
+// when one becomes a user root. [pv-abi.md §5.4]
+void set_guest_m2p_slot(Mfn l4, bool present);
 // After the vCPU's current root changed: load it.
 void reload_guest_root(Vcpu& vcpu);
 // The M2P entry of a frame (MMU_MACHPHYS_UPDATE).
