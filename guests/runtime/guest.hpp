@@ -79,8 +79,13 @@ void clear_last_exception();
 const char* vector_name(u64 vector);
 
 // Runs fn at guest user level (CS 0xe033) on the runtime's user stack, with the kernel page tables
-// as the user root, and returns its result. fn returns to kernel mode with `int $0x20`.
+// as the user root unless set_user_root() chose another, and returns its result. fn returns to
+// kernel mode with `int $0x20`.
 long exec_user(long (*fn)());
+// Makes L4 frame `mfn` the user root exec_user runs on (NEW_USER_BASEPTR) instead of the kernel L4
+// it installs by default; 0 sets none, and the next exec_user installs the kernel L4 again.
+// Returns the mmuext_op result (nothing changes on failure).
+long set_user_root(u64 mfn);
 u64 kernel_trap_stack_top();  // the stack_switch stack: where user-mode bounces land
 u64 user_stack_top();
 

@@ -169,6 +169,13 @@ long exec_user(long (*fn)()) {
     return guest_exec_user_asm(fn);
 }
 
+long set_user_root(u64 mfn) {
+    xen::MmuextOp op{xen::kMmuextNewUserBaseptr, 0, mfn, 0};
+    const long rc = hypercall(xen::kMmuextOp, reinterpret_cast<u64>(&op), 1, 0, xen::kDomidSelf);
+    if (rc == 0) user_root_set = mfn != 0;
+    return rc;
+}
+
 volatile xen::SharedInfo* map_shared_info() {
     if (shared != nullptr) return shared;
     constexpr u64 kPresentRwAccessedDirty = 0x63;
