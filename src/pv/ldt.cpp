@@ -53,7 +53,7 @@ long set_ldt(Vcpu& vcpu, u64 base, u64 entries) {
 }
 
 LdtFault handle_ldt_fault(Vcpu& vcpu, u64 cr2, u64& guest_cr2) {
-    const u64 window = guest_ldt_window();
+    const u64 window = guest_ldt_window(vcpu);
     if (cr2 < window || cr2 - window >= kMaxLdtPages * kPageSize) return LdtFault::NotLdt;
     const unsigned page = static_cast<unsigned>((cr2 - window) / kPageSize);
     guest_cr2 = vcpu.ldt_base + (cr2 - window);

@@ -5,6 +5,7 @@
 #include "arch/asi.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
+#include "arch/perdomain_area.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/counters.hpp"
@@ -22,11 +23,12 @@ constexpr bool guest_slot(unsigned slot) { return slot <= kRoM2pSlot || slot > k
 // Frame class id of a vCPU's private frames: domain in the high half, vCPU in the low half.
 u32 vcpu_class_id(const pv::Vcpu& vcpu) { return (u32{vcpu.domain->id} << 16) | vcpu.id; }
 
-void fill_hypervisor_slots(u64* root, Mfn self) {
+void fill_hypervisor_slots(u64* root, Mfn self, const pv::Vcpu& vcpu) {
     const u64* idle = paging_env().table(memory_summary().idle_root);
     for (unsigned slot = kHypervisorFirstSlot + 1; slot <= kHypervisorLastSlot; ++slot) root[slot] = 0;
     for (unsigned slot = l4_slot_of(kDirectmapBase); slot <= kHypervisorLastSlot; ++slot) root[slot] = idle[slot];
     root[l4_slot_of(kLinearPtBase)] = self.maddr().raw() | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kXd;
+    root[l4_slot_of(kPerdomainBase)] = perdomain_l4_entry(vcpu);
 }
 
 // Copies the guest slots of guest L4 `l4` (0: none, all guest slots empty) into shadow `which`.
@@ -58,7 +60,7 @@ Result<void, const char*> asi_create_vcpu_roots(pv::Vcpu& vcpu) {
         const MappedFrame page = map_domain_page(frame.value());
         u64* root = page.as<u64>();
         for (unsigned slot = 0; slot < kSlotCount; ++slot) root[slot] = 0;
-        fill_hypervisor_slots(root, frame.value());
+        fill_hypervisor_slots(root, frame.value(), vcpu);
         vcpu.asi_root[which] = frame.value().maddr().raw();
         vcpu.asi_synced[which] = 0;
     }

@@ -152,7 +152,7 @@ Result<void, const char*> map_cpu_gdts(HvPageTable& root, unsigned cpu_count) {
         if (!reserved) return Error{"not enough memory for the pCPU GDTs"};
         HV_TRY(map_or_fail(root, cpu_gdt_base(cpu) + kGdtReservedPage * kPageSize, reserved.value().maddr().raw(),
                            kPageSize, {.write = true}, mm::PageSize::k4K));
-        summary.gdt_l1[cpu] = l1_table_of(root.root(), cpu_gdt_base(cpu));
+        summary.gdt_reserved[cpu] = reserved.value();
     }
     summary.zero_frame = zero.value();
     return {};

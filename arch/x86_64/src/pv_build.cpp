@@ -5,6 +5,7 @@
 
 #include "arch/asi_roots.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/perdomain_area.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
@@ -282,6 +283,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     const auto layout = pv::compute_boot_layout(image.value(), d.nr_pages, 0);
     if (!layout.ok()) return BuildError{layout.error()};
     HV_TRY(allocate_memory(d));
+    HV_TRY(perdomain_init_domain(d));  // before the first L4 validation: it points slot 260 here
     InitialTables tables(d, layout.value());
     const auto l4 = tables.build();
     if (!l4.ok()) return BuildError{l4.error()};
@@ -304,6 +306,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     // pages it holds a Writable type reference for good, so it can never become a page table.
     if (!engine.get_page_and_type(d.shared_info, pv::PageType::Writable).ok())
         return BuildError{"shared_info cannot be typed writable"};
+    HV_TRY(perdomain_init_vcpu(d.vcpu0));
     return asi_create_vcpu_roots(d.vcpu0);
 }
 

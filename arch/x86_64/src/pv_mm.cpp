@@ -4,6 +4,7 @@
 #include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/perdomain_area.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
@@ -41,6 +42,7 @@ void write_entry(void*, Mfn table, unsigned index, u64 value) {
 u64 hypervisor_l4_entry(void*, Mfn l4, unsigned slot) {
     using F = arch::X86PteFormat;
     if (slot == arch::l4_slot_of(arch::kLinearPtBase)) return l4.maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd;
+    if (slot == arch::l4_slot_of(arch::kPerdomainBase)) return arch::perdomain_guest_l4_entry(l4);
     // The read-only M2P: filled at validation only with m2p_strict; otherwise when the L4
     // becomes a kernel root (set_guest_m2p_slot). [pv-abi.md §5.4, L4 slot 256]
     if (slot == arch::kHypervisorFirstSlot) {
@@ -79,44 +81,18 @@ u64 read_frame_word(Mfn mfn, unsigned index) { return read_entry(nullptr, mfn, i
 void write_frame_word(Mfn mfn, unsigned index, u64 value) { write_entry(nullptr, mfn, index, value); }
 
 void load_guest_gdt(Vcpu& vcpu) {
-    using F = arch::X86PteFormat;
-    const unsigned cpu = arch::current_cpu_index();
-    const arch::MappedFrame l1 = arch::map_domain_page(arch::memory_summary().gdt_l1[cpu]);
-    for (unsigned page = 0; page < kMaxGdtFrames; ++page) {
-        const u64 va = arch::cpu_gdt_base(cpu) + page * kPageSize;
-        // Guest GDT frames are writable for the CPU (it sets descriptors' accessed bits), never
-        // for the guest (no U); unused pages show the zero frame read-only.
-        const u64 entry = page < vcpu.gdt_frame_count
-                              ? Mfn(vcpu.gdt_frames[page]).maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd
-                              : arch::memory_summary().zero_frame.maddr().raw() | F::kP | F::kA | F::kXd;
-        l1.as<u64>()[mm::index_of(va, mm::Level::Pt)] = entry;
-        arch::invlpg(va);
-    }
+    arch::load_vcpu_gdt(vcpu, arch::current_cpu_index());
     load_guest_ldt(vcpu);
 }
 
-u64 guest_ldt_window() { return arch::cpu_ldt_base(arch::current_cpu_index()); }
+u64 guest_ldt_window(const Vcpu& vcpu) { return arch::vcpu_ldt_va(vcpu.id); }
 
 void load_guest_ldt(Vcpu& vcpu) {
-    using F = arch::X86PteFormat;
-    static_assert(arch::kLdtWindowPages == kMaxLdtPages);
+    arch::map_vcpu_ldt(vcpu);
+    // The LDT descriptor lives in the pCPU's reserved GDT page, reached through its own window.
     const unsigned cpu = arch::current_cpu_index();
-    {
-        const arch::MappedFrame l1 = arch::map_domain_page(arch::memory_summary().gdt_l1[cpu]);
-        for (unsigned page = 0; page < kMaxLdtPages; ++page) {
-            const u64 va = arch::cpu_ldt_base(cpu) + page * kPageSize;
-            u64& pte = l1.as<u64>()[mm::index_of(va, mm::Level::Pt)];
-            // Writable for the CPU (descriptor accessed bits), never for the guest (no U).
-            const u64 entry = vcpu.ldt_frames[page] != 0
-                                  ? Mfn(vcpu.ldt_frames[page]).maddr().raw() | F::kP | F::kRw | F::kA | F::kD | F::kXd
-                                  : 0;
-            if (pte == entry) continue;
-            pte = entry;
-            arch::invlpg(va);
-        }
-    }
     arch::load_ldt(reinterpret_cast<u64*>(arch::cpu_gdt_base(cpu) + arch::kGdtReservedPage * kPageSize),
-                   arch::cpu_ldt_base(cpu), vcpu.ldt_ents);
+                   arch::vcpu_ldt_va(vcpu.id), vcpu.ldt_ents);
 }
 
 }  // namespace hv::pv

@@ -8,6 +8,7 @@
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/lapic.hpp"
+#include "arch/perdomain_area.hpp"
 #include "arch/pv_build.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
@@ -67,6 +68,7 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     // sees us here and kicks.
     __atomic_store_n(&current_vcpu[cpu], &vcpu, __ATOMIC_SEQ_CST);
     asi_switch_in(vcpu, cpu);
+    load_cpu_gdt(cpu);  // valid in every root: the previous vCPU's window may vanish with CR3
     write_cr3(asi_load_root(vcpu));
     flush_tlb_all();          // no translation of the previous domain survives, global or not
     pv::write_hardware_ts(vcpu, false);  // the previous guest's CR0.TS would make the x87 reset fault

@@ -69,6 +69,7 @@ struct Vcpu {
     // asi vcpu-pt (arch/x86_64/src/asi_roots.cpp): the vCPU's own root tables, [0] kernel and
     // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.
     u64 asi_root[2];
+    u64 perdomain_l3;   // the L3 behind slot 260 of its roots (arch/perdomain_area.hpp)
     u64 asi_synced[2];  // the guest L4 each shadow currently mirrors (0: none)
     i32 asi_cpu;        // the pCPU whose windows slot 261 of the shadows maps (-1: none yet)
 };
@@ -84,6 +85,7 @@ struct Domain {
     char console_line[160];  // guest console output, flushed line by line with a "(dN) " prefix
     usize console_length;
     u64 vm_assist;  // bit n set: VMASST type n enabled (vm_assist hypercall)
+    u64 perdomain_l3;  // the L3 its vCPUs share behind slot 260 without asi vcpu-pt (else 0)
     Vcpu vcpu0;
     EventChannels evtchn;
 

@@ -36,7 +36,7 @@ void load_guest_gdt(Vcpu& vcpu);
 // Maps the vCPU's LDT frames (vcpu.ldt_frames; 0 = not present, faults lazily) in the LDT window of
 // the pCPU it runs on and loads LDTR for vcpu.ldt_ents entries (none: a null LDTR).
 void load_guest_ldt(Vcpu& vcpu);
-// The hypervisor VA where this pCPU shows the running vCPU's LDT page 0.
-u64 guest_ldt_window();
+// The hypervisor VA where the vCPU's LDT page 0 shows while it runs.
+u64 guest_ldt_window(const Vcpu& vcpu);
 
 }  // namespace hv::pv

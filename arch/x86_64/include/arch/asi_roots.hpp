@@ -8,7 +8,7 @@
 //   256      follows the guest L4 (the read-only M2P, as the guest's L4 says)
 //   257,259  empty
 //   258      self-map of this shadow (the linear page tables of the vCPU's hierarchy)
-//   260      empty (per-vCPU area: see docs/asi.md for what moves here)
+//   260      the vCPU's own L3 (perdomain_area.hpp: its GDT and LDT windows)
 //   261      the slot-261 entry of the pCPU the vCPU runs on (asi.hpp: per-pCPU with cpu-stack)
 //   262-271  the directmap (hypervisor pool only)
 //

@@ -29,8 +29,8 @@ struct MemorySummary {
     u64 frame_table_bytes;
     Mfn idle_root;
     Mfn zero_frame;            // all zeros, mapped read-only wherever "nothing" must be readable
-    Mfn gdt_l1[kMaxCpus];      // the L1 mapping each pCPU's GDT window (va_layout.hpp)
-    Mfn stack_l1[kMaxCpus];    // the L1 mapping each pCPU's stack window (zero_stack.cpp)
+    Mfn stack_l1[kMaxCpus];
+    Mfn gdt_reserved[kMaxCpus];  // each pCPU's reserved GDT page (Xen's page 14)    // the L1 mapping each pCPU's stack window (zero_stack.cpp)
     Mfn cpu_idle_root[kMaxCpus];   // asi.hpp: the root each pCPU runs on with no vCPU loaded
     u64 cpu_slot_entry[kMaxCpus];  // asi.hpp: slot 261 of every root loaded on that pCPU
 };

@@ -115,9 +115,6 @@ constexpr u64 cpu_ist_stack_base(unsigned cpu, unsigned ist_index) {
 inline constexpr u64 kGdtWindowSize = 16 * kPageSize;
 inline constexpr unsigned kGdtReservedPage = 14;
 constexpr u64 cpu_gdt_base(unsigned cpu) { return kCpuGdtBase + cpu * kCpuWindowStride; }
-// The LDT window follows the GDT window: 16 pages (8192 entries), mapped lazily per page.
-inline constexpr unsigned kLdtWindowPages = 16;
-constexpr u64 cpu_ldt_base(unsigned cpu) { return cpu_gdt_base(cpu) + kGdtWindowSize; }
 
 // Per-pCPU mapcache window: kMapcacheSlots pages, all inside one L1 table.
 inline constexpr unsigned kMapcacheSlots = 64;

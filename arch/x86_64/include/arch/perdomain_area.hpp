@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// The per-domain slot (L4 260) in the image: each vCPU's GDT and LDT windows, mapped through the
+// perdomain API (hv/mm/perdomain.hpp), at Xen's addresses (a guest's SGDT shows
+// 0xffff820000000000 for vCPU 0, as on Xen). [pv-abi.md §1.10; asi-reference §2.1]
+//
+//   vCPU v:  kPerdomainBase + v * 128 KiB
+//            GDT pages 0-13   the guest's GDT frames (set_gdt), else one shared zero frame, read-only
+//            GDT page 14      Xen's reserved page: the reserved GDT frame of the pCPU v runs on
+//            GDT page 15      unmapped
+//            LDT pages 0-15   (64 KiB above) the guest's LDT frames, mapped lazily on first use
+//
+// With asi vcpu-pt each vCPU has an L3 of its own behind slot 260 (in its shadow roots); without,
+// the vCPUs of a domain share the domain's L3 (in every guest L4 of the domain). While no vCPU is
+// loaded, and across every CR3 switch, GDTR points at the pCPU's own GDT window in slot 261,
+// which maps the same reserved page: the hypervisor's selectors and the TSS stay valid in any root.
+#pragma once
+
+#include "arch/va_layout.hpp"
+#include "hv/core/addr.hpp"
+#include "hv/core/result.hpp"
+#include "hv/core/types.hpp"
+
+namespace hv::pv {
+struct Domain;
+struct Vcpu;
+}  // namespace hv::pv
+
+namespace hv::arch {
+
+inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
+constexpr u64 vcpu_gdt_va(unsigned vcpu_id) { return kPerdomainBase + vcpu_id * kVcpuGdtLdtWindow; }
+constexpr u64 vcpu_ldt_va(unsigned vcpu_id) { return vcpu_gdt_va(vcpu_id) + kVcpuGdtLdtWindow / 2; }
+
+// The domain's shared L3 (without vcpu-pt); call before its first L4 is validated.
+Result<void, const char*> perdomain_init_domain(pv::Domain& domain);
+// The vCPU's L3 (its own with vcpu-pt) and its reserved GDT/LDT windows.
+Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu);
+// The L4 slot-260 entry of the roots `vcpu` runs on (its own L3, or its domain's).
+u64 perdomain_l4_entry(const pv::Vcpu& vcpu);
+// The slot-260 entry guest L4 `l4` gets at validation: the owning domain's shared L3 without
+// vcpu-pt, nothing with it (those L4s are never loaded).
+u64 perdomain_guest_l4_entry(Mfn l4);
+
+// GDTR on this pCPU's own window: before any CR3 switch, and whenever no vCPU is loaded.
+void load_cpu_gdt(unsigned cpu);
+// With the vCPU's root loaded on `cpu`: maps its GDT frames and the pCPU's reserved page in its
+// window and points GDTR there.
+void load_vcpu_gdt(pv::Vcpu& vcpu, unsigned cpu);
+// Maps the vCPU's LDT frames (0: not present) in its LDT window.
+void map_vcpu_ldt(pv::Vcpu& vcpu);
+
+}  // namespace hv::arch

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// GDT/LDT windows in the per-domain slot through the perdomain API (see perdomain_area.hpp).
+#include "arch/perdomain_area.hpp"
+
+#include "arch/asi.hpp"
+#include "arch/boot_constants.h"
+#include "arch/cpu.hpp"
+#include "arch/memory.hpp"
+#include "arch/pte.hpp"
+#include "hv/core/check.hpp"
+#include "hv/mm/linear_map.hpp"
+#include "hv/mm/perdomain.hpp"
+#include "hv/pv/domain.hpp"
+
+namespace hv::arch {
+namespace {
+
+constexpr unsigned kPerdomainSlot = l4_slot_of(kPerdomainBase);
+constexpr unsigned kLinearSlot = l4_slot_of(kLinearPtBase);
+constexpr unsigned kWindowPages = kVcpuGdtLdtWindow / kPageSize;
+static_assert(kPerdomainSlot == 260 && kLinearSlot == 258);
+
+// Tables come from the hypervisor pool like every other hypervisor page table (class Global:
+// they describe the layout); the frames they map are the guest's and the pCPU's own.
+struct ImageEnv {
+    u64* table(Mfn mfn) { return paging_env().table(mfn); }
+    Optional<Mfn> alloc_table() { return paging_env().alloc_table(); }
+    void free_table(Mfn mfn) { paging_env().free_table(mfn); }
+    Optional<Mfn> alloc_page() { return {}; }  // the GDT/LDT windows own no pages
+    void free_page(Mfn) {}
+    void invalidate(Vaddr va, mm::Level) { invlpg(va.raw()); }
+    // Whose tables are loaded here is what the loaded root's own slot 260 says.
+    bool loaded(const mm::VcpuRef& vcpu) {
+        const u64 entry = *linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
+        return X86PteFormat::present(mm::Level::Pml4, entry) &&
+               X86PteFormat::address(mm::Level::Pml4, entry).mfn() == vcpu.l3;
+    }
+    u64* linear_entry(mm::Level level, Vaddr va) {
+        return reinterpret_cast<u64*>(mm::linear_entry_va(kLinearSlot, level, va.raw()));
+    }
+};
+
+ImageEnv image_env;
+using Api = mm::Perdomain<X86PteFormat, ImageEnv>;
+// Built per use: the image runs no global constructors, and the object is two words.
+Api api() { return Api(image_env, kPerdomainSlot); }
+
+mm::VcpuRef ref(const pv::Vcpu& vcpu) { return {Maddr(vcpu.perdomain_l3).mfn(), vcpu.domain->id, vcpu.id}; }
+
+u64 l3_entry(u64 l3) { return l3 == 0 ? 0 : X86PteFormat::make_table(mm::Level::Pml4, Maddr(l3).mfn()) & ~X86PteFormat::kUs; }
+
+void load_gdtr(u64 base) {
+    struct [[gnu::packed]] {
+        u16 limit;
+        u64 base;
+    } gdtr{HV_GDT_LIMIT, base};
+    asm volatile("lgdt %0" ::"m"(gdtr) : "memory");
+}
+
+void must(const Api::Outcome& outcome) { HV_CHECK(outcome.ok()); }
+
+}  // namespace
+
+Result<void, const char*> perdomain_init_domain(pv::Domain& domain) {
+    domain.perdomain_l3 = 0;
+    if (asi_policy().vcpu_pt) return {};
+    const auto l3 = api().create_l3();
+    if (!l3.ok()) return Error{"not enough memory for the per-domain area"};
+    domain.perdomain_l3 = l3.value().maddr().raw();
+    return {};
+}
+
+Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
+    vcpu.perdomain_l3 = vcpu.domain->perdomain_l3;
+    if (vcpu.perdomain_l3 == 0) {
+        const auto l3 = api().create_l3();
+        if (!l3.ok()) return Error{"not enough memory for the vCPU's per-domain area"};
+        vcpu.perdomain_l3 = l3.value().maddr().raw();
+    }
+    if (!api().create(ref(vcpu), Vaddr(vcpu_gdt_va(vcpu.id)), kWindowPages, mm::Populate::No).ok())
+        return Error{"not enough memory for the vCPU's GDT/LDT windows"};
+    return {};
+}
+
+u64 perdomain_l4_entry(const pv::Vcpu& vcpu) { return l3_entry(vcpu.perdomain_l3); }
+
+u64 perdomain_guest_l4_entry(Mfn l4) {
+    const pv::Domain* domain = pv::find_domain(static_cast<u16>(frame_allocator().info(l4).class_id));
+    return domain == nullptr ? 0 : l3_entry(domain->perdomain_l3);
+}
+
+void load_cpu_gdt(unsigned cpu) { load_gdtr(cpu_gdt_base(cpu)); }
+
+void load_vcpu_gdt(pv::Vcpu& vcpu, unsigned cpu) {
+    const u64 base = vcpu_gdt_va(vcpu.id);
+    const Mfn zero = memory_summary().zero_frame;
+    Mfn frames[pv::kMaxGdtFrames];
+    for (unsigned page = 0; page < pv::kMaxGdtFrames; ++page)
+        frames[page] = page < vcpu.gdt_frame_count ? Mfn(vcpu.gdt_frames[page]) : zero;
+    // Guest GDT frames are writable for the CPU (descriptor accessed bits), never for the guest;
+    // the zero frame stays read-only. Both populate calls replace what was there.
+    const unsigned count = vcpu.gdt_frame_count;
+    if (count > 0) must(api().populate(ref(vcpu), Vaddr(base), frames, count, mm::Attrs{.write = true}));
+    if (count < pv::kMaxGdtFrames)
+        must(api().populate(ref(vcpu), Vaddr(base + count * kPageSize), frames + count, pv::kMaxGdtFrames - count,
+                                mm::Attrs{}));
+    const Mfn reserved = memory_summary().gdt_reserved[cpu];
+    must(api().populate(ref(vcpu), Vaddr(base + kGdtReservedPage * kPageSize), &reserved, 1,
+                            mm::Attrs{.write = true}));
+    load_gdtr(base);
+}
+
+void map_vcpu_ldt(pv::Vcpu& vcpu) {
+    const u64 base = vcpu_ldt_va(vcpu.id);
+    for (unsigned page = 0; page < pv::kMaxLdtPages; ++page) {
+        const Vaddr va(base + page * kPageSize);
+        const Mfn frame(vcpu.ldt_frames[page]);
+        if (vcpu.ldt_frames[page] != 0) must(api().populate(ref(vcpu), va, &frame, 1, mm::Attrs{.write = true}));
+        else must(api().destroy(ref(vcpu), va, 1));
+    }
+}
+
+}  // namespace hv::arch
