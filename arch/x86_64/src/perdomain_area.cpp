@@ -77,9 +77,20 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
         if (!l3.ok()) return Error{"not enough memory for the vCPU's per-domain area"};
         vcpu.perdomain_l3 = l3.value().maddr().raw();
     }
-    if (!api().create(ref(vcpu), Vaddr(vcpu_gdt_va(vcpu.id)), kWindowPages, mm::Populate::No).ok())
-        return Error{"not enough memory for the vCPU's GDT/LDT windows"};
+    if (!api().create(ref(vcpu), Vaddr(vcpu_gdt_va(vcpu.id)), kWindowPages, mm::Populate::No).ok() ||
+        !api().create(ref(vcpu), Vaddr(kSharedInfoVa), 1, mm::Populate::No).ok())
+        return Error{"not enough memory for the vCPU's per-domain area"};
+    const Mfn shared = vcpu.domain->shared_info;
+    if (!api().populate(ref(vcpu), Vaddr(kSharedInfoVa), &shared, 1, mm::Attrs{.write = true}).ok())
+        return Error{"cannot map shared_info in the per-domain area"};
     return {};
+}
+
+bool domain_area_loaded(const pv::Domain& domain) {
+    const u64 entry = *image_env.linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
+    if (!X86PteFormat::present(mm::Level::Pml4, entry)) return false;
+    const u64 l3 = X86PteFormat::address(mm::Level::Pml4, entry).raw();
+    return l3 == domain.perdomain_l3 || l3 == domain.vcpu0.perdomain_l3;
 }
 
 u64 perdomain_l4_entry(const pv::Vcpu& vcpu) { return l3_entry(vcpu.perdomain_l3); }

@@ -4,6 +4,7 @@
 #include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/perdomain_area.hpp"
 #include "arch/smp.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_mode.hpp"
@@ -12,11 +13,26 @@
 namespace hv::pv {
 namespace {
 
-// shared_info is a guest frame: reached through the mapcache, never the directmap.
+// shared_info is a guest frame, never in the directmap: the running domain's shows at a fixed
+// VA of its per-domain area, any other through the mapcache.
+class SharedInfoView {
+  public:
+    explicit SharedInfoView(Domain& domain)
+        : mapping_(arch::domain_area_loaded(domain) ? arch::MappedFrame(0, 0, 0) : arch::map_domain_page(domain.shared_info)) {}
+    xen::SharedInfo* operator->() const { return get(); }
+    xen::SharedInfo* get() const {
+        return mapping_.bytes() != nullptr ? mapping_.as<xen::SharedInfo>()
+                                           : reinterpret_cast<xen::SharedInfo*>(arch::kSharedInfoVa);
+    }
+
+  private:
+    arch::MappedFrame mapping_;
+};
+
 template <class Fn>
 void with_vcpu_info(Vcpu& vcpu, Fn&& fn) {
-    const arch::MappedFrame page = arch::map_domain_page(vcpu.domain->shared_info);
-    fn(page.as<xen::SharedInfo>()->vcpu_info[vcpu.id]);
+    const SharedInfoView shared(*vcpu.domain);
+    fn(shared->vcpu_info[vcpu.id]);
 }
 
 }  // namespace
@@ -51,8 +67,8 @@ namespace hv::pv {
 namespace {
 
 // The u64 word of evtchn_pending or evtchn_mask holding `port`, inside the mapped page.
-u64* evtchn_word(const arch::MappedFrame& page, EvtchnBits bits, unsigned port) {
-    auto* shared = page.as<xen::SharedInfo>();
+u64* evtchn_word(const SharedInfoView& page, EvtchnBits bits, unsigned port) {
+    auto* shared = page.get();
     u64* array = bits == EvtchnBits::Pending ? shared->evtchn_pending : shared->evtchn_mask;
     return &array[port / 64];
 }
@@ -62,30 +78,30 @@ u64 port_bit(unsigned port) { return u64{1} << (port % 64); }
 }  // namespace
 
 bool evtchn_test_bit(Domain& domain, EvtchnBits bits, unsigned port) {
-    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    const SharedInfoView page(domain);
     return (__atomic_load_n(evtchn_word(page, bits, port), __ATOMIC_SEQ_CST) & port_bit(port)) != 0;
 }
 
 bool evtchn_test_and_set_bit(Domain& domain, EvtchnBits bits, unsigned port) {
-    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    const SharedInfoView page(domain);
     return (__atomic_fetch_or(evtchn_word(page, bits, port), port_bit(port), __ATOMIC_SEQ_CST) & port_bit(port)) != 0;
 }
 
 bool evtchn_test_and_clear_bit(Domain& domain, EvtchnBits bits, unsigned port) {
-    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
+    const SharedInfoView page(domain);
     return (__atomic_fetch_and(evtchn_word(page, bits, port), ~port_bit(port), __ATOMIC_SEQ_CST) & port_bit(port)) !=
            0;
 }
 
 bool evtchn_selector_test_and_set(Domain& domain, unsigned vcpu_id, unsigned word) {
-    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
-    u64* selector = &page.as<xen::SharedInfo>()->vcpu_info[vcpu_id].evtchn_pending_sel;
+    const SharedInfoView page(domain);
+    u64* selector = &page->vcpu_info[vcpu_id].evtchn_pending_sel;
     return (__atomic_fetch_or(selector, u64{1} << word, __ATOMIC_SEQ_CST) & (u64{1} << word)) != 0;
 }
 
 bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id) {
-    const arch::MappedFrame page = arch::map_domain_page(domain.shared_info);
-    u8* pending = &page.as<xen::SharedInfo>()->vcpu_info[vcpu_id].evtchn_upcall_pending;
+    const SharedInfoView page(domain);
+    u8* pending = &page->vcpu_info[vcpu_id].evtchn_upcall_pending;
     return __atomic_exchange_n(pending, u8{1}, __ATOMIC_SEQ_CST) != 0;
 }
 
@@ -166,8 +182,8 @@ void write_hardware_ts(Vcpu&, bool set) {
 }
 
 u64 read_guest_max_pfn(Vcpu& vcpu) {
-    const arch::MappedFrame page = arch::map_domain_page(vcpu.domain->shared_info);
-    return __atomic_load_n(&page.as<xen::SharedInfo>()->max_pfn, __ATOMIC_RELAXED);
+    const SharedInfoView page(*vcpu.domain);
+    return __atomic_load_n(&page->max_pfn, __ATOMIC_RELAXED);
 }
 
 }  // namespace hv::pv

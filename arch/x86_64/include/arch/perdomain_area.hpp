@@ -28,6 +28,10 @@ struct Vcpu;
 namespace hv::arch {
 
 inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
+// The domain's shared_info, mapped for good in the second GiB of the area: the hot paths (the
+// event-upcall check on every return to the guest) read the running vCPU's vcpu_info there
+// without a mapcache round trip.
+inline constexpr u64 kSharedInfoVa = kPerdomainBase + GiB;
 constexpr u64 vcpu_gdt_va(unsigned vcpu_id) { return kPerdomainBase + vcpu_id * kVcpuGdtLdtWindow; }
 constexpr u64 vcpu_ldt_va(unsigned vcpu_id) { return vcpu_gdt_va(vcpu_id) + kVcpuGdtLdtWindow / 2; }
 
@@ -40,6 +44,10 @@ u64 perdomain_l4_entry(const pv::Vcpu& vcpu);
 // The slot-260 entry guest L4 `l4` gets at validation: the owning domain's shared L3 without
 // vcpu-pt, nothing with it (those L4s are never loaded).
 u64 perdomain_guest_l4_entry(Mfn l4);
+
+// Whether the loaded root's slot 260 is `domain`'s area (its L3, or one of its vCPUs'), so
+// kSharedInfoVa shows its shared_info.
+bool domain_area_loaded(const pv::Domain& domain);
 
 // GDTR on this pCPU's own window: before any CR3 switch, and whenever no vCPU is loaded.
 void load_cpu_gdt(unsigned cpu);
