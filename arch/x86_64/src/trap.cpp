@@ -49,6 +49,7 @@ const char* exception_name(u64 vector) { return vector_name(vector); }
 
 extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     using namespace hv::arch;
+    if (frame->vector == HV_VECTOR_SYSCALL) return handle_guest_entry(*frame);  // the hot path first
     // Platform interrupts, whether they hit the hypervisor or a guest.
     if (frame->vector == kVectorWakeup) {
         lapic_eoi();
