@@ -41,6 +41,10 @@ cmdline::Token last_token_named(cmdline::Token line, const char* name) {
     return found;
 }
 
+// A local wrapper: taking the address of a function defined in another file makes a GOT
+// reference, which the image's link (-fpie, -fno-plt, linked high) cannot relax.
+Status parse_asi_option(cmdline::Token value, void* target) { return parse_asi(value, target); }
+
 }  // namespace
 
 const char* selftest_name(Selftest selftest) {
@@ -55,12 +59,15 @@ Result<void, cmdline::ParseError> parse_hv_options(cmdline::Token cmdline, HvOpt
         {"selftest", cmdline::Kind::Custom, &out.selftest, parse_selftest},
         {"hvpool", cmdline::Kind::Size, &out.hvpool_bytes},
         {"maxcpus", cmdline::Kind::UInt, &out.max_cpus},
+        {"asi", cmdline::Kind::CustomBool, &out.asi, parse_asi_option},
+        {"audit", cmdline::Kind::Bool, &out.audit},
     };
     HV_TRY(cmdline::parse(cmdline, options, sizeof options / sizeof options[0], cmdline::SkipFirst::Yes));
     if (out.max_cpus == 0 || out.max_cpus > 8)
         return Error{cmdline::ParseError{last_token_named(cmdline, "maxcpus"), "out of range (1-8)"}};
     if (out.hvpool_bytes < 2 * MiB || out.hvpool_bytes > 512 * MiB)
         return Error{cmdline::ParseError{last_token_named(cmdline, "hvpool"), "out of range (2M-512M)"}};
+    apply_asi_dependencies(out.asi);
     return {};
 }
 

@@ -127,28 +127,36 @@ ParseResult store_custom(Token value, const Option& option, Token token) {
     return {};
 }
 
+// The values a bare `name` and `no-name` stand for, for Kind::CustomBool.
+constexpr char kTrueValue[] = "1";
+constexpr char kFalseValue[] = "0";
+
 // `name=value` (or bare `name`, value empty) for a matched option.
 ParseResult apply(const Option& option, Optional<Token> value, Token token) {
     HV_CHECK(option.target != nullptr);
     if (option.kind == Kind::Bool) return store_bool(value, option.target, token);
+    if (option.kind == Kind::CustomBool && !value) return store_custom(Token{kTrueValue, 1}, option, token);
     if (!value) return fail(token, reason::kValueRequired);
     switch (option.kind) {
         case Kind::UInt: return store_number(parse_uint(value.value()), option.target, token);
         case Kind::Size: return store_number(parse_size(value.value()), option.target, token);
         case Kind::String: return store_string(value.value(), option, token);
-        case Kind::Custom: return store_custom(value.value(), option, token);
+        case Kind::Custom:
+        case Kind::CustomBool: return store_custom(value.value(), option, token);
         case Kind::Bool: break;
     }
     panic(__FILE__, __LINE__, "cmdline: option table has a bad Kind");
 }
 
-// `no-name`: only Bool options can be negated, and never together with a value.
+// `no-name`: only Bool and CustomBool options can be negated, and never together with a value.
 ParseResult apply_negated(Token name, Optional<Token> value, Token token, const Option* options,
                           usize option_count) {
     const Option* option = find_option(name, options, option_count);
-    if (option == nullptr || option->kind != Kind::Bool) return fail(token, reason::kUnknownOption);
+    const bool negatable = option != nullptr && (option->kind == Kind::Bool || option->kind == Kind::CustomBool);
+    if (!negatable) return fail(token, reason::kUnknownOption);
     if (value) return fail(token, reason::kValueNotAllowed);
     HV_CHECK(option->target != nullptr);
+    if (option->kind == Kind::CustomBool) return store_custom(Token{kFalseValue, 1}, *option, token);
     *static_cast<bool*>(option->target) = false;
     return {};
 }

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from . import bench, build, paths
+from .audit import cmd_audit
 from .demo import DEFAULT_TIMEOUT, run_demo
 from .errors import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, IsolaError,
                      Terminated, require_tool, terminate_on_sigterm)
@@ -21,6 +22,7 @@ commands:
   run     boot Isola in QEMU with PV guests, stream the console, exit with its status
           (--xen: boot Xen 4.17 instead, the oracle for differential tests)
   demo    the main job: Isola on 2 pCPUs with the `demo` command line
+  audit   boot with ASI on and off, print and draw what each root table can reach
   bench   the benchmark suite under QEMU -icount (--vs-xen: side by side with Xen 4.17)
   test    build, then run the CTest suite (unit and system tests)
   build   configure (first time only) and build into build/
@@ -85,7 +87,7 @@ def cmd_build(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "bench": cmd_bench, "test": cmd_test,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "audit": cmd_audit, "bench": cmd_bench, "test": cmd_test,
             "build": cmd_build}
 
 

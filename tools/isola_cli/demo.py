@@ -14,13 +14,18 @@ DEFAULT_TIMEOUT = 30.0
 DEMO_GUESTS = ("traps:name=traps", "memory_checksum:name=checksum")
 
 
-def demo_run_args(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
-    """The `isola run` arguments the demo amounts to."""
+def demo_guest_args() -> list[str]:
+    """The demo's guests as `isola run` GUEST:ARGS arguments (also `isola audit`'s default)."""
     guests = []
     for spec in DEMO_GUESTS:
         name, _, args = spec.partition(":")
         guests.append(f"{build_dir() / 'guests' / (name + '.elf')}:{args}")
-    return ["--smp", "2", "--timeout", f"{timeout:g}", *guests, "--", "demo"]
+    return guests
+
+
+def demo_run_args(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """The `isola run` arguments the demo amounts to."""
+    return ["--smp", "2", "--timeout", f"{timeout:g}", *demo_guest_args(), "--", "demo"]
 
 
 def run_demo(timeout: float = DEFAULT_TIMEOUT, echo: bool = True) -> RunResult:

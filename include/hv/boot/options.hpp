@@ -2,6 +2,7 @@
 // The hypervisor's command-line options (syntax: hv/core/cmdline.hpp; list: docs/options.md).
 #pragma once
 
+#include "hv/boot/asi_option.hpp"
 #include "hv/core/cmdline.hpp"
 #include "hv/core/result.hpp"
 #include "hv/core/types.hpp"
@@ -17,8 +18,12 @@ struct HvOptions {
     Selftest selftest = Selftest::None;
     u64 hvpool_bytes = 16 * MiB;       // hvpool=<size>: hypervisor pool besides the frame table
     u64 max_cpus = 8;                  // maxcpus=<n>: pCPUs to bring up (1-8)
+    AsiPolicy asi;                     // asi=<list>: ASI features per guest type (asi_option.hpp)
+    bool audit = false;                // audit: print the isolation audit (hv/audit/protocol.hpp)
 };
 
+// Parses the whole command line into `out`, then applies what depends on all of it (range
+// checks, the asi= cpu-stack -> vcpu-pt dependency).
 Result<void, cmdline::ParseError> parse_hv_options(cmdline::Token cmdline, HvOptions& out);
 const char* selftest_name(Selftest selftest);
 

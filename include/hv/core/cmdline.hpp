@@ -2,8 +2,8 @@
 // Hypervisor command-line parser (Xen conventions, strict about unknown options).
 //
 // The line is split at spaces and tabs into tokens of the forms
-//   name          Bool: true.  Other kinds: "value required".
-//   no-name       Bool: false. Other kinds: "unknown option".
+//   name          Bool: true.  CustomBool: the parser gets "1". Other kinds: "value required".
+//   no-name       Bool: false. CustomBool: the parser gets "0". Other kinds: "unknown option".
 //   name=value    parsed according to the option's Kind.
 // '-' and '_' are the same character inside names (Xen rule), so `no_name` negates too.
 // [Xen docs/misc/xen-command-line.pandoc, "Types of parameter"]
@@ -48,14 +48,15 @@ inline constexpr char kBadValue[] = "bad value";
 using CustomParser = Status (*)(Token value, void* target);
 
 // What `Option::target` points to: Bool -> bool, UInt/Size -> u64, String -> char[capacity],
-// Custom -> whatever the custom parser expects.
-enum class Kind : u8 { Bool, UInt, Size, String, Custom };
+// Custom/CustomBool -> whatever the custom parser expects. CustomBool is a Custom option that
+// also takes the boolean forms (Xen's `asi`, `no-asi`): its parser must accept "1" and "0".
+enum class Kind : u8 { Bool, UInt, Size, String, Custom, CustomBool };
 
 struct Option {
     const char* name;
     Kind kind;
     void* target;
-    CustomParser custom = nullptr;  // Kind::Custom only
+    CustomParser custom = nullptr;  // Kind::Custom and Kind::CustomBool only
     usize string_capacity = 0;      // Kind::String only; bytes including the NUL
 };
 

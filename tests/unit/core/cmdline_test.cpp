@@ -550,6 +550,37 @@ TEST_F(CmdlineCustomOption, ReceivesValueInPlace) {
     EXPECT_TRUE(is_inside(line.token(), recorded_[1]));
 }
 
+// A CustomBool option hands its parser "1" for a bare name and "0" for `no-name`, so a list
+// option can also be a plain boolean (Xen's `asi` / `no-asi`).
+TEST(CmdlineCustomBoolOption, BareAndNegatedNamesReachTheParser) {
+    std::vector<std::string> recorded;  // copies: the line is gone after parse_text
+    const CustomParser record_copy = [](Token value, void* target) {
+        static_cast<std::vector<std::string>*>(target)->push_back(to_string(value));
+        return Status::Ok;
+    };
+    const Option options[] = {{"asi", Kind::CustomBool, &recorded, record_copy}};
+    EXPECT_TRUE(parse_text("asi no-asi no_asi asi=pv", options, 1).ok);
+    EXPECT_EQ(recorded, (std::vector<std::string>{"1", "0", "0", "pv"}));
+}
+
+// `no-name=value` is still refused for a CustomBool option, before the parser sees anything.
+TEST(CmdlineCustomBoolOption, NegatedWithValueIsError) {
+    std::vector<Token> recorded;
+    const Option options[] = {{"asi", Kind::CustomBool, &recorded, record_value}};
+    const Outcome outcome = parse_text("no-asi=1", options, 1);
+    EXPECT_EQ(outcome.reason, reason::kValueNotAllowed);
+    EXPECT_TRUE(recorded.empty());
+}
+
+// A CustomBool parser that rejects the boolean forms makes them "bad value" on the whole token.
+TEST(CmdlineCustomBoolOption, ParserVerdictCounts) {
+    int unused = 0;
+    const Option options[] = {
+        {"flag", Kind::CustomBool, &unused, [](Token, void*) { return Status::InvalidArgument; }}};
+    EXPECT_EQ(parse_text("flag", options, 1).reason, reason::kBadValue);
+    EXPECT_EQ(parse_text("no-flag", options, 1).token, "no-flag");
+}
+
 // ---- Helpers for custom parsers ----------------------------------------------------------
 
 std::vector<std::string> list_items(std::string_view text) {

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Isolation audit: the software page walker (generic over the PTE format and a read-only env).
+//
+// audit_root() enumerates every frame one root table can reach, exactly as the MMU would
+// translate every canonical VA through it, and classifies each frame (hv/audit/frame_tag.hpp):
+//
+//   - 4 levels from the root; at each level an entry is decoded *at the level of its position in
+//     the walk*, not the level its table was built for. That is how the MMU treats a recursive
+//     entry: the linear self-map slot (258) points at the root, so under it the root is read as
+//     a PDPT, L3s as PDs, L2s as PTs, and the page-table frames themselves become data pages
+//     (and a 2 MiB or 1 GiB leaf read one level lower maps only its first 4 KiB or 2 MiB).
+//   - A leaf at level L maps level_size(L) bytes of consecutive frames. The walker classifies a
+//     large page as a range: it asks the env for the tag of each frame but hands the Accountant
+//     one call per stretch of equal tags, and the frame bitmap is updated a word at a time. A
+//     range beyond the top of RAM costs one call, however large.
+//   - Each table is read (copied) once per visit into the caller's scratch memory, one buffer per
+//     level, so the env may map tables through a mapcache slot that it releases right away.
+//   - A table entry the env cannot read (outside RAM) is counted, not followed.
+//
+//   root ──► entry 0..511 ──► table (level - 1) ──► ... ──► leaf: frames [mfn, mfn + 512^L)
+//                                                                 │
+//                                            env.classify(mfn) ───┴──► Accountant ──► totals,
+//                                                                     findings, VA runs
+//
+// Cost: one pass over every reachable table entry, plus one classify() per mapped RAM frame.
+// No heap, no locks: the caller keeps the tables stable (or accepts a racy snapshot).
+#pragma once
+
+#include <concepts>
+
+#include "hv/audit/accountant.hpp"
+#include "hv/audit/frame_set.hpp"
+#include "hv/audit/frame_tag.hpp"
+#include "hv/core/addr.hpp"
+#include "hv/core/check.hpp"
+#include "hv/core/types.hpp"
+#include "hv/mm/level.hpp"
+#include "hv/mm/page_table.hpp"
+
+namespace hv::audit {
+
+// What the walker needs: read access to tables and to the frame table, nothing else.
+template <class E>
+concept AuditEnv = requires(E& env, Mfn mfn, u64* entries) {
+    // Copies the 512 entries of table frame `mfn` to `entries`; false if the frame cannot be
+    // read as a table (outside RAM, not a frame the env can map).
+    { env.read_table(mfn, entries) } -> std::same_as<bool>;
+    // Frames with a frame-table entry: mfns [0, frame_count()). Constant during a walk.
+    { env.frame_count() } -> std::same_as<u64>;
+    // The tag of frame `mfn`; precondition mfn < frame_count(). Typically tag_of(frame table).
+    { env.classify(mfn) } -> std::same_as<FrameTag>;
+};
+
+// Memory the caller lends the walk: mm::kLevelCount table buffers, then the frame bitmap.
+struct AuditScratch {
+    u64* words;
+    usize word_count;
+};
+
+inline constexpr usize kTableBufferWords = usize{mm::kLevelCount} * mm::kEntriesPerTable;
+
+// Words of scratch a walk over a machine with `frame_count` frames needs (for 256 MiB: 3 KiB
+// of bitmap words plus 16 KiB of table buffers).
+constexpr usize audit_scratch_words(u64 frame_count) { return kTableBufferWords + frame_set_words(frame_count); }
+
+namespace detail {
+
+template <mm::PteFormat Format, AuditEnv Env>
+class Walker {
+  public:
+    Walker(Env& env, u64* tables, Accountant& accountant)
+        : env_(env), tables_(tables), accountant_(accountant), ram_frames_(env.frame_count()) {}
+
+    // Visits every present entry of `table`, read as a table of `level` whose first entry
+    // translates `base` (sign-extended).
+    void walk(Mfn table, mm::Level level, u64 base) {
+        u64* const entries = tables_ + mm::level_number(level) * mm::kEntriesPerTable;
+        if (!env_.read_table(table, entries)) {
+            accountant_.add_unreadable_table();
+            return;
+        }
+        for (unsigned index = 0; index < mm::kEntriesPerTable; ++index) {
+            const u64 entry = entries[index];
+            if (!Format::present(level, entry)) continue;
+            const u64 va = level == mm::kRootLevel ? slot_va(index) : base + (u64{index} << mm::level_shift(level));
+            const Mfn target = Format::address(level, entry).mfn();
+            // A PT entry always maps a page, whatever its other bits say (the MMU's view).
+            if (level == mm::Level::Pt || Format::is_leaf(level, entry)) {
+                leaf(va, target.raw(), mm::level_size(level) >> kPageShift);
+            } else {
+                walk(target, mm::lower(level), va);
+            }
+        }
+    }
+
+  private:
+    // The canonical VA of root entry `slot` (upper half sign-extended).
+    static u64 slot_va(unsigned slot) {
+        const u64 va = u64{slot} << mm::level_shift(mm::kRootLevel);
+        return slot >= mm::kEntriesPerTable / 2 ? va | ~((u64{1} << 48) - 1) : va;
+    }
+
+    // Pages from `va` map frames [first, first + count): split into stretches of equal tags
+    // below the top of RAM, and one stretch above it.
+    void leaf(u64 va, u64 first, u64 count) {
+        const u64 end = first + count;
+        const u64 ram_end = end < ram_frames_ ? end : ram_frames_;
+        u64 frame = first;
+        // One classify() per frame: the frame that ends a stretch starts the next one.
+        FrameTag tag = frame < ram_end ? env_.classify(Mfn(frame)) : FrameTag{};
+        while (frame < ram_end) {
+            u64 next = frame + 1;
+            FrameTag next_tag{};
+            while (next < ram_end) {
+                next_tag = env_.classify(Mfn(next));
+                if (!(next_tag == tag)) break;
+                ++next;
+            }
+            accountant_.add_ram(va + (frame - first) * kPageSize, frame, next - frame, tag);
+            frame = next;
+            tag = next_tag;
+        }
+        if (frame < end) accountant_.add_outside(va + (frame - first) * kPageSize, frame, end - frame);
+    }
+
+    Env& env_;
+    u64* tables_;
+    Accountant& accountant_;
+    u64 ram_frames_;
+};
+
+}  // namespace detail
+
+// Audits the tree rooted at `root` (a table of Level::Pml4) for `subject`: totals, the first
+// findings, and the VA map as runs through `runs` (ascending VA, coalesced; see Accountant).
+// Precondition: scratch.word_count >= audit_scratch_words(env.frame_count()); a smaller
+// scratch is a caller bug and panics.
+template <mm::PteFormat Format, AuditEnv Env>
+AuditResult audit_root(Env& env, Mfn root, const Subject& subject, AuditScratch scratch, RunSink runs) {
+    const u64 frame_count = env.frame_count();
+    HV_CHECK(scratch.words != nullptr && scratch.word_count >= audit_scratch_words(frame_count));
+    Accountant accountant(subject, scratch.words + kTableBufferWords, frame_count, runs);
+    detail::Walker<Format, Env> walker(env, scratch.words, accountant);
+    walker.walk(root, mm::kRootLevel, 0);
+    return accountant.finish();
+}
+
+}  // namespace hv::audit
