@@ -13,7 +13,10 @@ Verdict verdict_of(const FrameTag& tag, const Subject& subject) {
         case FrameKind::Guest: return tag.domain == subject.domain ? Verdict::Own : Verdict::Foreign;
         case FrameKind::PerVcpu:
             return tag.domain == subject.domain && tag.id == subject.vcpu ? Verdict::Own : Verdict::Foreign;
-        case FrameKind::Free: return Verdict::Bad;
+        // The directmap maps the whole hypervisor pool by design, free frames included (they are
+        // scrubbed when freed); a free domain-pool frame is never in the directmap, so reaching
+        // one is a stale mapping: a bug.
+        case FrameKind::Free: return tag.id == kFreeInDomainPool ? Verdict::Bad : Verdict::Own;
         case FrameKind::Global:
         case FrameKind::Unusable:
         case FrameKind::BootModule:
@@ -24,7 +27,8 @@ Verdict verdict_of(const FrameTag& tag, const Subject& subject) {
 
 FrameTag tag_of(const mm::FrameInfo& info) {
     switch (info.owner) {
-        case mm::FrameOwner::Free: return FrameTag{FrameKind::Free, 0, 0};
+        case mm::FrameOwner::Free:
+            return FrameTag{FrameKind::Free, 0, info.pool == mm::Pool::Domain ? kFreeInDomainPool : 0};
         case mm::FrameOwner::Unusable: return FrameTag{FrameKind::Unusable, 0, 0};
         case mm::FrameOwner::BootModule: return FrameTag{FrameKind::BootModule, 0, info.class_id};
         case mm::FrameOwner::Hypervisor:

@@ -2,6 +2,8 @@
 // The boot CPU's path from the multiboot entry to a running hypervisor, in order.
 #include "arch/boot.hpp"
 
+#include "arch/asi.hpp"
+
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
@@ -62,6 +64,17 @@ void parse_command_line() {
     machine_exit(ExitCode::BadBootInput);
 }
 
+// The asi= features for PV guests decide how memory_init() builds the roots; say which.
+void apply_asi_policy() {
+    const boot::AsiFeatures& pv = options.asi.pv;
+    set_asi_policy(AsiPolicy{pv.vcpu_pt, pv.cpu_stack, pv.zero_stack});
+    char line[128];
+    boot::format_asi_features(line, sizeof line, options.asi, boot::GuestType::Pv);
+    print("%s\n", line);
+    boot::format_asi_features(line, sizeof line, options.asi, boot::GuestType::Hvm);
+    print("%s\n", line);
+}
+
 // Continues on the boot CPU's own stack in the cpu_stacks region (the boot stack is retired).
 [[noreturn]] void continue_on_cpu_stack(void (*next)()) {
     // Leave room above for the TrapFrame the first guest entry places at the stack top.
@@ -81,7 +94,7 @@ void boot_cpu_main() {
     start_secondary_cpus();
     report_boot(boot_info, options);
     run_selftest(options.selftest);
-    if (boot_info.module_count > 0) run_domains(boot_info);
+    if (boot_info.module_count > 0) run_domains(boot_info, options.audit);
     print("Isola: clean exit\n");
     print_event_totals();
     machine_exit(ExitCode::Success);
@@ -100,6 +113,7 @@ extern "C" [[noreturn]] void hv_main(hv::u32 loader_magic, hv::u32 multiboot_inf
     if (auto parsed = boot::parse_multiboot(loader_magic, multiboot_info, kIdentityReader, boot_info); !parsed.ok())
         stop(ExitCode::BadBootInput, "bad boot information", parsed.error());
     parse_command_line();
+    apply_asi_policy();
     boot::CpuList cpus{};
     if (auto found = boot::find_cpus(kIdentityReader, cpus); !found.ok())
         stop(ExitCode::BadBootInput, "cannot find the pCPUs", found.error());

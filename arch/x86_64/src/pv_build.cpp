@@ -61,17 +61,22 @@ Result<ModuleOptions, const char*> parse_module_cmdline(const char* text) {
     return options;
 }
 
-// pfn -> mfn through the domain's p2m frames (hypervisor pool, directmapped).
-u64* p2m_slot(pv::Domain& d, u64 pfn) {
-    auto* frame = static_cast<u64*>(hv_frame_pointer(d.p2m_frames[pfn / pv::kP2mEntriesPerFrame]));
-    return &frame[pfn % pv::kP2mEntriesPerFrame];
+// pfn -> mfn through the domain's p2m frames. They are the domain's (class PerDomain) and come
+// from the domain pool, so no other domain's root reaches them through the directmap.
+u64 p2m_get(const pv::Domain& d, u64 pfn) {
+    const MappedFrame page = map_domain_page(d.p2m_frames[pfn / pv::kP2mEntriesPerFrame]);
+    return page.as<u64>()[pfn % pv::kP2mEntriesPerFrame];
 }
-Mfn pfn_to_mfn(pv::Domain& d, u64 pfn) { return Mfn(*p2m_slot(d, pfn)); }
+void p2m_set(const pv::Domain& d, u64 pfn, Mfn mfn) {
+    const MappedFrame page = map_domain_page(d.p2m_frames[pfn / pv::kP2mEntriesPerFrame]);
+    page.as<u64>()[pfn % pv::kP2mEntriesPerFrame] = mfn.raw();
+}
+Mfn pfn_to_mfn(pv::Domain& d, u64 pfn) { return Mfn(p2m_get(d, pfn)); }
 
 void release_memory(pv::Domain& d) {
     mm::FrameAllocator& frames = frame_allocator();
     for (u64 pfn = 0; pfn < d.nr_pages; ++pfn)
-        if (d.p2m_frames[pfn / pv::kP2mEntriesPerFrame].raw() != 0 && *p2m_slot(d, pfn) != 0) {
+        if (d.p2m_frames[pfn / pv::kP2mEntriesPerFrame].raw() != 0 && p2m_get(d, pfn) != 0) {
             set_m2p(pfn_to_mfn(d, pfn), kM2pInvalid);
             frames.free(pfn_to_mfn(d, pfn));
         }
@@ -122,16 +127,16 @@ Result<void, const char*> allocate_memory(pv::Domain& d) {
     const mm::FrameUse p2m_use{mm::FrameOwner::Hypervisor, mm::FrameClass::PerDomain, d.id};
     const mm::FrameUse guest_use{mm::FrameOwner::Domain, mm::FrameClass::Guest, d.id};
     for (u64 i = 0; i < (d.nr_pages + pv::kP2mEntriesPerFrame - 1) / pv::kP2mEntriesPerFrame; ++i) {
-        const Optional<Mfn> frame = frames.alloc(mm::Pool::Hypervisor, p2m_use);
-        if (!frame) return BuildError{"not enough hypervisor memory for the p2m"};
-        memset(hv_frame_pointer(frame.value()), 0, kPageSize);
+        const Optional<Mfn> frame = frames.alloc(mm::Pool::Domain, p2m_use);
+        if (!frame) return BuildError{"not enough memory for the p2m"};
+        zero_guest_frame(frame.value());
         d.p2m_frames[i] = frame.value();
     }
     for (u64 pfn = 0; pfn < d.nr_pages; ++pfn) {
         const Optional<Mfn> frame = frames.alloc(mm::Pool::Domain, guest_use);
         if (!frame) return BuildError{"not enough memory for the domain"};
         zero_guest_frame(frame.value());  // no data of an earlier owner reaches the guest
-        *p2m_slot(d, pfn) = frame.value().raw();
+        p2m_set(d, pfn, frame.value());
         set_m2p(frame.value(), pfn);
     }
     const Optional<Mfn> shared = frames.alloc(mm::Pool::Domain, guest_use);
@@ -247,7 +252,7 @@ void fill_start_info(pv::Domain& d, const pv::BootLayout& layout, const ModuleOp
 
 void fill_p2m_list_and_shared_info(pv::Domain& d, const pv::BootLayout& layout) {
     for (u64 pfn = 0; pfn < d.nr_pages; ++pfn) {
-        const u64 mfn = *p2m_slot(d, pfn);
+        const u64 mfn = p2m_get(d, pfn);
         write_guest(d, layout.v_start.raw(), layout.p2m.start.raw() + pfn * 8, &mfn, sizeof mfn);
     }
     const MappedFrame page = map_domain_page(d.shared_info);

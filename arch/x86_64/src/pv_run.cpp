@@ -3,6 +3,7 @@
 #include "arch/pv_run.hpp"
 
 #include "arch/asi_roots.hpp"
+#include "arch/audit_run.hpp"
 #include "arch/asi.hpp"
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
@@ -49,6 +50,7 @@ pv::Vcpu* current_vcpu[kMaxCpus];    // read by other pCPUs (kick_vcpu): written
 unsigned domain_cpu[pv::kMaxDomains];  // the pCPU each domain's vCPU runs on
 volatile bool domains_ready;           // set once every domain is built: APs start running them
 unsigned cpus_running;                 // pCPUs still running domains; the last one ends the run
+bool audit_at_end;                     // the `audit` option: audit every root once all have ended
 // asi zero-stack: the vCPU that last ran on each pCPU, and whether the next guest entry must
 // first clear what the switch left on the stack (zero_stack.hpp).
 pv::Vcpu* last_vcpu[kMaxCpus];
@@ -137,6 +139,7 @@ void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
     }
     print("isola: all %u domains ended, %u did not power off cleanly\n", domain_count, failed);
     print_event_totals();
+    if (audit_at_end) run_isolation_audit(domains, domain_count, domain_cpu);
     machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);
 }
 
@@ -211,7 +214,8 @@ void handle_guest_interrupt(TrapFrame& frame) {
     if (vcpu != nullptr) resume_or_run_next(*vcpu, frame);
 }
 
-[[noreturn]] void run_domains(const boot::BootInfo& boot) {
+[[noreturn]] void run_domains(const boot::BootInfo& boot, bool audit) {
+    audit_at_end = audit;
     for (usize i = 0; i < boot.module_count && domain_count < pv::kMaxDomains; ++i) {
         pv::Domain& domain = domains[domain_count];
         const auto built = build_domain(domain, static_cast<u16>(domain_count + 1), boot.modules[i]);
@@ -244,10 +248,11 @@ void handle_guest_interrupt(TrapFrame& frame) {
 
 namespace hv::pv {
 
+// Domain id n lives in slot n - 1, from the moment its builder sets the id: the page-type engine
+// needs the domain while the builder validates its first tables, before it counts as built.
 Domain* find_domain(u16 id) {
-    for (unsigned i = 0; i < arch::domain_count; ++i)
-        if (arch::domains[i].id == id) return &arch::domains[i];
-    return nullptr;
+    if (id == 0 || id > kMaxDomains || arch::domains[id - 1].id != id) return nullptr;
+    return &arch::domains[id - 1];
 }
 
 void kick_vcpu(Vcpu& vcpu) {

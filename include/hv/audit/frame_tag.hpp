@@ -12,7 +12,9 @@
 //   PerDomain   domain          domain != d                   perdomain       d<domain>
 //   PerVcpu     domain, id=vCPU (domain, id) != (d, v)        pervcpu         d<domain>v<id>
 //   Guest       domain          domain != d                   guest           d<domain>
-//   Free        -               never: Bad (mapping a free frame is a bug)   free   -
+//   Free        id = pool       never; Bad if in the domain pool (never directmapped, so a
+//                               mapping is stale); a free hypervisor-pool frame is the
+//                               directmap's by design (scrubbed on free)       free   -
 //   Unusable    -               never (firmware, MMIO holes below the top of RAM)  unusable  -
 //   BootModule  id = module     never (guest kernel images as loaded)      bootmod   m<id>
 //   OutsideRam  -               never (MMIO above the top of RAM, e.g. the LAPIC)  outside  -
@@ -32,6 +34,9 @@ struct FrameTag {
     u32 id = 0;      // PerCpu: pCPU; PerVcpu: vCPU index within `domain`; BootModule: module
     bool operator==(const FrameTag&) const = default;
 };
+
+// FrameTag::id of a free frame of the domain pool (0: the hypervisor pool).
+inline constexpr u32 kFreeInDomainPool = 1;
 
 // Whose root table is audited: vCPU `vcpu` of domain `domain`, running on pCPU `pcpu`.
 struct Subject {

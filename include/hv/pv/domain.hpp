@@ -80,7 +80,7 @@ struct Domain {
     u32 shutdown_reason;  // xen::ShutdownReason once state is Shutdown
     char name[32];
     u64 nr_pages;
-    Mfn p2m_frames[kMaxP2mFrames];  // hypervisor-pool frames holding pfn -> mfn
+    Mfn p2m_frames[kMaxP2mFrames];  // domain-pool frames (class PerDomain) holding pfn -> mfn
     Mfn shared_info;
     char console_line[160];  // guest console output, flushed line by line with a "(dN) " prefix
     usize console_length;

@@ -34,7 +34,8 @@ TEST(AuditFrameTag, Verdicts) {
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::PerVcpu, 2, 2}, kSubject), Verdict::Foreign);  // same index, other domain
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Guest, 1, 0}, kSubject), Verdict::Own);
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Guest, 0, 0}, kSubject), Verdict::Foreign);
-    EXPECT_EQ(verdict_of(FrameTag{FrameKind::Free, 0, 0}, kSubject), Verdict::Bad);
+    EXPECT_EQ(verdict_of(FrameTag{FrameKind::Free, 0, kFreeInDomainPool}, kSubject), Verdict::Bad);
+    EXPECT_EQ(verdict_of(FrameTag{FrameKind::Free, 0, 0}, kSubject), Verdict::Own);  // directmapped pool
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Unusable, 0, 0}, kSubject), Verdict::Own);
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::BootModule, 0, 1}, kSubject), Verdict::Own);
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::OutsideRam, 0, 0}, kSubject), Verdict::Own);

@@ -32,7 +32,7 @@ constexpr FrameTag kMyVcpu{FrameKind::PerVcpu, 1, 0};
 constexpr FrameTag kOtherVcpu{FrameKind::PerVcpu, 1, 1};
 constexpr FrameTag kMyGuest{FrameKind::Guest, 1, 0};
 constexpr FrameTag kOtherGuest{FrameKind::Guest, 2, 0};
-constexpr FrameTag kFree{FrameKind::Free, 0, 0};
+constexpr FrameTag kFree{FrameKind::Free, 0, kFreeInDomainPool};
 constexpr FrameTag kOutside{FrameKind::OutsideRam, 0, 0};
 
 // A tree built with PageTable::map over fake memory, and an audit env over the same memory.

@@ -22,7 +22,8 @@ void handle_guest_interrupt(TrapFrame& frame);
 
 // Builds a domain from every boot module and runs them all; ends the machine run when the last
 // domain has ended (status 0 when every domain powered off, GuestFailure otherwise).
-[[noreturn]] void run_domains(const boot::BootInfo& boot);
+// With `audit`, the last pCPU audits every root once every domain has ended (audit_run.hpp).
+[[noreturn]] void run_domains(const boot::BootInfo& boot, bool audit);
 // An AP waits until run_domains has built every domain, then runs the ones placed on it.
 [[noreturn]] void run_domains_on_ap();
 
