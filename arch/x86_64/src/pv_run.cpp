@@ -9,11 +9,13 @@
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/lapic.hpp"
+#include "arch/mapcache.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/pv_build.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
 #include "arch/zero_stack.hpp"
+#include "hv/core/check.hpp"
 #include "hv/core/console.hpp"
 #include "hv/core/counters.hpp"
 #include "hv/core/format.hpp"
@@ -96,6 +98,8 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
         __atomic_store_n(&current_vcpu[cpu], nullptr, __ATOMIC_SEQ_CST);
         run_next();
     }
+    // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
+    HV_CHECK(mapcache_slots_in_use(cpu) == 0);
     if (zero_pending[cpu]) {
         zero_pending[cpu] = false;
         const u64 zero_from = zero_dead_stack_pages(cpu);
