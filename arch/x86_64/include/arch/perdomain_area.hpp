@@ -27,13 +27,7 @@ struct Vcpu;
 
 namespace hv::arch {
 
-inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
-// The domain's shared_info, mapped for good in the second GiB of the area: the hot paths (the
-// event-upcall check on every return to the guest) read the running vCPU's vcpu_info there
-// without a mapcache round trip.
-inline constexpr u64 kSharedInfoVa = kPerdomainBase + GiB;
-constexpr u64 vcpu_gdt_va(unsigned vcpu_id) { return kPerdomainBase + vcpu_id * kVcpuGdtLdtWindow; }
-constexpr u64 vcpu_ldt_va(unsigned vcpu_id) { return vcpu_gdt_va(vcpu_id) + kVcpuGdtLdtWindow / 2; }
+// Addresses: the sub-area table of the per-domain slot in va_layout.hpp.
 
 // The domain's shared L3 (without vcpu-pt); call before its first L4 is validated.
 Result<void, const char*> perdomain_init_domain(pv::Domain& domain);

@@ -121,6 +121,24 @@ inline constexpr unsigned kMapcacheSlots = 64;
 inline constexpr u64 kMapcacheWindow = kCpuWindowStride;
 constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBase + cpu * kMapcacheWindow + slot * kPageSize; }
 
+// ---- Sub-areas of the per-domain slot 260 (perdomain_area.hpp), one GiB (one L3 entry) each, so
+// the perdomain API's "never cross 1 GiB" rule keeps every operation inside one of them. With
+// asi vcpu-pt each vCPU has its own L3 here and maps only its own window; without, one L3 per
+// domain holds every vCPU's window.
+//
+//   GiB  start               sub-area      class      contents
+//   0    ffff820000000000    gdt_ldt       PerVcpu    vCPU v: GDT (16 pages) at + v*128K, LDT (16 pages) 64K above
+//   1    ffff820040000000    shared_info   PerDomain  the domain's shared_info page (running vCPU's vcpu_info)
+//   2-   ffff820080000000    (free)                   per-vCPU data, per-vCPU mapcache (not yet)
+inline constexpr Region kPerdomainAreas[] = {
+    {"gdt_ldt", kPerdomainBase, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU GDT and LDT windows"},
+    {"shared_info", kPerdomainBase + 1 * GiB, 1 * GiB, IsolationClass::PerDomain, "the domain's shared_info"},
+};
+inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
+inline constexpr u64 kSharedInfoVa = kPerdomainAreas[1].start;
+constexpr u64 vcpu_gdt_va(unsigned vcpu_id) { return kPerdomainAreas[0].start + vcpu_id * kVcpuGdtLdtWindow; }
+constexpr u64 vcpu_ldt_va(unsigned vcpu_id) { return vcpu_gdt_va(vcpu_id) + kVcpuGdtLdtWindow / 2; }
+
 namespace layout_checks {
 constexpr bool contiguous_and_covering() {
     u64 expect = l4_slot_base(kHypervisorFirstSlot);
@@ -139,6 +157,8 @@ static_assert(cpu_ist_stack_base(0, kIstCount) <= kCpuStacksBase + kCpuStackWind
 static_assert(kCpuStacksBase % GiB == 0 && region("cpu_stacks").size == GiB);
 static_assert(kCpuGdtBase % GiB == 0 && kMapcacheBase == kCpuGdtBase + 512 * MiB && region("mapcache").size == 512 * MiB);
 static_assert(kMaxCpuWindows * kCpuWindowStride <= 512 * MiB);
+static_assert(kPerdomainAreas[0].start % GiB == 0 && kPerdomainAreas[1].start % GiB == 0);
+static_assert(vcpu_gdt_va(0) == 0xffff820000000000, "Xen's address: a PV guest's SGDT shows it");
 }  // namespace layout_checks
 
 }  // namespace hv::arch
