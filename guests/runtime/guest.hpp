@@ -96,6 +96,36 @@ volatile xen::SharedInfo* shared_info();  // nullptr until mapped
 // The machine frame behind a pseudo-physical frame (start_info's p2m list).
 u64 pfn_to_mfn(u64 pfn);
 
+// ---- Several vCPUs (smp.cpp) ----
+
+// Brings up vCPU `id` (VCPUOP_initialise + VCPUOP_up) running fn(id) on its own stack, in kernel
+// mode on our page tables, events masked, no trap table. When fn returns the vCPU takes itself
+// down. Returns the first failing hypercall's result, or 0.
+long start_vcpu(unsigned id, void (*fn)(unsigned));
+// The vcpu_guest_context start_vcpu would use (tests edit copies of it for hostile cases).
+void default_vcpu_context(xen::VcpuGuestContext& context, unsigned id, void (*fn)(unsigned));
+long vcpu_op(unsigned command, unsigned id, void* argument);
+// How many vCPUs the domain has (VCPUOP_is_up answers -ENOENT beyond), at most 8.
+unsigned vcpu_count();
+// Event channel helpers.
+long evtchn_op(unsigned command, void* argument);
+long bind_ipi(unsigned vcpu);  // the port, or -errno
+long send_event(u32 port);
+// Waits (SCHEDOP_poll, events may stay masked) until `port` is pending, then clears it.
+// Gives up after `timeout_ns` of system time (0: never); false then.
+bool wait_port(u32 port, u64 timeout_ns = 0);
+bool take_port(u32 port);  // clears the pending bit; true if it was set
+void yield();
+// Xen system time (ns) from our vcpu_info.time (vCPU `vcpu`); needs map_shared_info().
+u64 system_time(unsigned vcpu = 0);
+// The value of "key=<decimal>" on the command line, or `fallback`.
+unsigned cmdline_option(const char* key, unsigned fallback);
+inline u64 rdtsc() {
+    u32 lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (u64{hi} << 32) | lo;
+}
+
 // Provided by each test kernel.
 extern const char kTestTitle[];
 void test_main();

@@ -2,6 +2,7 @@
 // Domain lifecycle and the per-domain console line buffer.
 #include "hv/core/console.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/vcpu_sched.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 namespace hv::pv {
@@ -27,6 +28,7 @@ void domain_shutdown(Domain& domain, u32 reason) {
     if (domain.console_length > 0) flush_console_line(domain);
     domain.state = DomainState::Shutdown;
     domain.shutdown_reason = reason;
+    stop_domain_vcpus(domain);
     print("isola: d%u (%s) shut down: %s\n", domain.id, domain.name,
           reason == xen::kShutdownPoweroff ? "poweroff"
           : reason == xen::kShutdownReboot ? "reboot"
@@ -37,6 +39,7 @@ void domain_shutdown(Domain& domain, u32 reason) {
 void domain_crash(Domain& domain, const char* why) {
     if (domain.console_length > 0) flush_console_line(domain);
     domain.state = DomainState::Crashed;
+    stop_domain_vcpus(domain);
     print("isola: d%u (%s) crashed: %s\n", domain.id, domain.name, why);
 }
 

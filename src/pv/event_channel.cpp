@@ -46,6 +46,16 @@ bool virq_is_global(u32 virq) {
            virq != xen::kVirqXenpmu;
 }
 
+// Where the port bound to `virq` is recorded: per vCPU for per-vCPU VIRQs (VIRQ_TIMER...), in
+// the domain's table for global ones.
+u16& virq_slot(Domain& domain, u32 virq, u32 vcpu) {
+    if (virq_is_global(virq) || vcpu >= domain.vcpu_count) return domain.evtchn.virq_port[virq];
+    return domain.vcpus[vcpu].virq_port[virq];
+}
+
+// Xen's domain_vcpu(): the vCPU with that id exists.
+bool vcpu_exists(const Domain& domain, u32 id) { return id < domain.vcpu_count; }
+
 // The domain an operation names (DOMID_SELF or an id). Isola keeps domains apart: naming another
 // existing domain gives -EPERM (Xen lets a privileged dom0 do it); a missing one -ESRCH.
 Domain* target_domain(Vcpu& vcpu, u16 dom, long& error) {
@@ -55,20 +65,38 @@ Domain* target_domain(Vcpu& vcpu, u16 dom, long& error) {
     return nullptr;
 }
 
+// The vCPU that gets `port`'s upcalls (bind_vcpu may have moved it off vCPU 0).
+Vcpu& notify_vcpu(Domain& domain, u32 port) {
+    const unsigned id = domain.evtchn.ports[port].notify_vcpu;
+    return domain.vcpus[id < domain.vcpu_count ? id : 0];
+}
+
 // Marks `port` of `domain` pending for its vCPU (Xen's evtchn_2l_set_pending, then the poller
 // check). Returns the vCPU to kick once the lock is dropped, or nullptr.
 // Precondition: table_lock held.
 Vcpu* set_pending(Domain& domain, u32 port) {
     if (evtchn_test_and_set_bit(domain, EvtchnBits::Pending, port)) return nullptr;  // nothing new
-    Vcpu& vcpu = domain.vcpu0;  // the notify vCPU: a domain has one
+    Vcpu& vcpu = notify_vcpu(domain, port);
     bool wake = false;
     // An unmasked port sets its selector bit; the first selector bit makes the upcall pending.
     if (!evtchn_test_bit(domain, EvtchnBits::Mask, port) &&
         !evtchn_selector_test_and_set(domain, vcpu.id, port / kPortsPerWord))
         wake = !upcall_pending_test_and_set(domain, vcpu.id);
-    // A vCPU polling this port (or several ports) wakes whatever the mask says.
-    const i32 polling = __atomic_load_n(&vcpu.poll_port, __ATOMIC_SEQ_CST);
-    if (polling < 0 || polling == static_cast<i32>(port)) wake = true;
+    // Every vCPU of the domain polling this port (or several ports) wakes whatever the mask says
+    // (Xen's evtchn_check_pollers looks at every vCPU of the domain): the notify vCPU through the
+    // return value, any other one here.
+    for (unsigned i = 0; i < domain.vcpu_count; ++i) {
+        Vcpu& poller = domain.vcpus[i];
+        const i32 polling = __atomic_load_n(&poller.poll_port, __ATOMIC_SEQ_CST);
+        if (polling >= 0 && polling != static_cast<i32>(port)) continue;
+        if (polling == 0) continue;
+        if (&poller == &vcpu) {
+            wake = true;
+            continue;
+        }
+        __atomic_store_n(&poller.wake, true, __ATOMIC_SEQ_CST);
+        kick_vcpu(poller);
+    }
     if (!wake) return nullptr;
     __atomic_store_n(&vcpu.wake, true, __ATOMIC_SEQ_CST);
     return &vcpu;
@@ -77,7 +105,7 @@ Vcpu* set_pending(Domain& domain, u32 port) {
 // Xen's evtchn_2l_unmask: clearing the mask of a pending port raises the upcall it missed.
 // Precondition: table_lock held.
 Vcpu* unmask_port(Domain& domain, u32 port) {
-    Vcpu& vcpu = domain.vcpu0;
+    Vcpu& vcpu = notify_vcpu(domain, port);
     if (!evtchn_test_and_clear_bit(domain, EvtchnBits::Mask, port)) return nullptr;
     if (!evtchn_test_bit(domain, EvtchnBits::Pending, port)) return nullptr;
     if (evtchn_selector_test_and_set(domain, vcpu.id, port / kPortsPerWord)) return nullptr;
@@ -98,9 +126,11 @@ long close_port(Domain& domain, u32 port) {
     if (!port_is_usable(domain, port)) return -xen::kEINVAL;
     EvtchnPort& entry = domain.evtchn.ports[port];
     switch (entry.state) {
-        case EvtchnState::Virq:
-            if (domain.evtchn.virq_port[entry.virq] == port) domain.evtchn.virq_port[entry.virq] = 0;
+        case EvtchnState::Virq: {
+            u16& slot = virq_slot(domain, entry.virq, entry.notify_vcpu);
+            if (slot == port) slot = 0;
             break;
+        }
         case EvtchnState::Interdomain: {
             Domain* peer = find_domain(entry.remote_domid);
             HV_CHECK(peer != nullptr && entry.remote_port < kEvtchnPorts);  // domains are never destroyed
@@ -179,22 +209,23 @@ long evtchn_bind_interdomain(Vcpu& vcpu, xen::EvtchnBindInterdomain& request) {
 long evtchn_bind_virq(Vcpu& vcpu, xen::EvtchnBindVirq& request) {
     if (request.virq >= kEvtchnVirqs) return -xen::kEINVAL;
     if (virq_is_global(request.virq) && request.vcpu != 0) return -xen::kEINVAL;
-    if (request.vcpu != vcpu.id) return -xen::kENOENT;  // one vCPU per domain
     Domain& domain = *vcpu.domain;
+    if (!vcpu_exists(domain, request.vcpu)) return -xen::kENOENT;
     SpinlockGuard guard(table_lock);
-    if (domain.evtchn.virq_port[request.virq] != 0) return -xen::kEEXIST;
+    u16& slot = virq_slot(domain, request.virq, request.vcpu);
+    if (slot != 0) return -xen::kEEXIST;
     const Optional<u32> port = alloc_port(domain);
     if (!port) return -xen::kENOSPC;
     domain.evtchn.ports[port.value()] =
         EvtchnPort{EvtchnState::Virq, static_cast<u8>(request.vcpu), 0, 0, static_cast<u8>(request.virq), 0};
-    domain.evtchn.virq_port[request.virq] = static_cast<u16>(port.value());
+    slot = static_cast<u16>(port.value());
     request.port = port.value();
     return 0;
 }
 
 long evtchn_bind_ipi(Vcpu& vcpu, xen::EvtchnBindIpi& request) {
-    if (request.vcpu != vcpu.id) return -xen::kENOENT;  // one vCPU per domain
     Domain& domain = *vcpu.domain;
+    if (!vcpu_exists(domain, request.vcpu)) return -xen::kENOENT;
     SpinlockGuard guard(table_lock);
     const Optional<u32> port = alloc_port(domain);
     if (!port) return -xen::kENOSPC;
@@ -262,8 +293,8 @@ long evtchn_status(Vcpu& vcpu, xen::EvtchnStatus& request) {
 }
 
 long evtchn_bind_vcpu(Vcpu& vcpu, u32 port, u32 target_vcpu) {
-    if (target_vcpu != vcpu.id) return -xen::kENOENT;  // one vCPU per domain
     Domain& domain = *vcpu.domain;
+    if (!vcpu_exists(domain, target_vcpu)) return -xen::kENOENT;
     SpinlockGuard guard(table_lock);
     if (!port_is_usable(domain, port)) return -xen::kEINVAL;
     EvtchnPort& entry = domain.evtchn.ports[port];
@@ -327,12 +358,12 @@ void deliver_pending_upcall(Vcpu& vcpu, arch::TrapFrame& regs) {
 
 long sched_block(Vcpu& vcpu) {
     write_upcall_mask(vcpu, 0);
-    // Clear wake before looking: a sender that raises the upcall after our look sets it again.
-    for (;;) {
-        __atomic_store_n(&vcpu.wake, false, __ATOMIC_SEQ_CST);
-        if (read_upcall_pending(vcpu) != 0) return 0;
-        wait_for_wake(vcpu);
-    }
+    // Clear wake before looking: a sender that raises the upcall after our look sets it again,
+    // and the scheduler then does not block us (the no-lost-wakeup protocol: sched.cpp).
+    __atomic_store_n(&vcpu.wake, false, __ATOMIC_SEQ_CST);
+    if (read_upcall_pending(vcpu) != 0) return 0;
+    block_vcpu(vcpu);
+    return 0;
 }
 
 long sched_poll(Vcpu& vcpu, u64 argument) {
@@ -360,11 +391,26 @@ long sched_poll(Vcpu& vcpu, u64 argument) {
         }
     }
     if (request.nr_ports == 1) __atomic_store_n(&vcpu.poll_port, static_cast<i32>(port), __ATOMIC_SEQ_CST);
-    // No timers yet: any timeout counts as already passed (xsa-221 polls with timeout 1). A real
-    // timeout needs a time source.
-    if (request.timeout != 0) return done(0);
-    wait_for_wake(vcpu);
-    return done(0);
+    // The timeout is absolute system time: one already passed ends the poll at once (xsa-221
+    // polls with timeout 1), as Xen's poll timer would fire at once.
+    if (request.timeout != 0 && request.timeout <= system_time_ns()) return done(0);
+    vcpu.poll_deadline = request.timeout;
+    // The scheduler clears poll_port and poll_deadline when the block ends.
+    block_vcpu(vcpu);
+    return 0;
+}
+
+long evtchn_send_virq(Vcpu& vcpu, u32 virq) {
+    Domain& domain = *vcpu.domain;
+    Vcpu* to_kick = nullptr;
+    {
+        SpinlockGuard guard(table_lock);
+        const u16 port = virq_slot(domain, virq, vcpu.id);
+        if (port == 0) return -xen::kENOENT;  // nobody bound it: the event is dropped (as Xen)
+        to_kick = set_pending(domain, port);
+    }
+    kick(to_kick);
+    return 0;
 }
 
 }  // namespace hv::pv

@@ -31,7 +31,9 @@ long console_io(Vcpu& vcpu, const HypercallArgs& args) {
 
 long sched_op(Vcpu& vcpu, const HypercallArgs& args) {
     switch (args.arg[0]) {
-        case xen::kSchedOpYield: return 0;  // one vCPU per pCPU for now: nothing else to run
+        case xen::kSchedOpYield:
+            vcpu.yielding = true;  // the exit to the guest gives the pCPU to the next queued vCPU
+            return 0;
         case xen::kSchedOpBlock: return sched_block(vcpu);
         case xen::kSchedOpPoll: return sched_poll(vcpu, args.arg[1]);
         case xen::kSchedOpShutdown: {
@@ -72,6 +74,8 @@ constexpr TableEntry kTable[] = {
     {xen::kGetDebugreg, get_debugreg},
     {xen::kSetSegmentBase, set_segment_base},
     {xen::kGrantTableOp, grant_table_op},
+    {xen::kVcpuOp, vcpu_op},
+    {xen::kSetTimerOp, set_timer_op},
 };
 
 // The same table indexed by number: dispatch is one bounds check and one indirect call (the
@@ -91,11 +95,31 @@ static_assert([] {
     return true;
 }(), "every hypercall number fits the hypercall page");
 
+// The hypercalls that use the domain's page-type engine: serialised per domain (mm_lock), since
+// the domain's vCPUs may run on several pCPUs at once and the engine has no lock of its own
+// (page_types.hpp). VCPUOP_initialise takes the lock itself. A multicall takes it per entry.
+bool uses_page_types(u64 number) {
+    switch (number) {
+        case xen::kMmuUpdate:
+        case xen::kUpdateVaMapping:
+        case xen::kMmuextOp:
+        case xen::kSetGdt:
+        case xen::kUpdateDescriptor:
+        case xen::kGrantTableOp:
+        case xen::kMemoryOp:
+        case xen::kEventChannelOp: return true;  // init_control looks at a frame's references
+        default: return false;
+    }
+}
+
 }  // namespace
 
 long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
     const Handler handler = number < xen::kHypercallCount ? kDispatch.by_number[number] : nullptr;
-    return handler != nullptr ? handler(vcpu, args) : -xen::kENOSYS;
+    if (handler == nullptr) return -xen::kENOSYS;
+    if (!uses_page_types(number)) return handler(vcpu, args);
+    SpinlockGuard guard(vcpu.domain->mm_lock);
+    return handler(vcpu, args);
 }
 
 }  // namespace hv::pv

@@ -29,6 +29,8 @@ long set_debugreg(Vcpu& vcpu, const HypercallArgs& args);
 long get_debugreg(Vcpu& vcpu, const HypercallArgs& args);
 long set_segment_base(Vcpu& vcpu, const HypercallArgs& args);
 long grant_table_op(Vcpu& vcpu, const HypercallArgs& args);
+long vcpu_op(Vcpu& vcpu, const HypercallArgs& args);
+long set_timer_op(Vcpu& vcpu, const HypercallArgs& args);
 
 // A Result of the core as a hypercall return value (the mapping itself: status_errno.hpp).
 inline long to_errno(Result<void> result) { return result.ok() ? 0 : to_errno(result.error()); }

@@ -8,6 +8,7 @@
 #include "hv/pv/ldt.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
+#include "hv/sched/flush.hpp"
 #include "hypercall_handlers.hpp"
 
 namespace hv::pv {
@@ -27,11 +28,12 @@ bool report_done(Vcpu& vcpu, u64 done_va, u32 done) {
     return copy_to_guest(vcpu, done_va, &done, sizeof done);
 }
 
-long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request) {
+long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request, bool& root_changed) {
     // The command is ptr[2:0] (Xen reads three bits: 4-7 are unknown commands, not updates).
     const u64 command = request.ptr & 7;
     const Maddr address(request.ptr & ~u64{7});
     const unsigned index = static_cast<unsigned>((address.raw() & (kPageSize - 1)) / 8);
+    if (command != xen::kMmuMachphysUpdate && engine.is_l4_table(address.mfn())) root_changed = true;
     switch (command) {
         case xen::kMmuNormalPtUpdate:
         case xen::kMmuPtUpdateNoTranslate:
@@ -66,7 +68,27 @@ long set_root(Vcpu& vcpu, PageTypeEngine& engine, u64& slot, u64 mfn_raw, bool a
     const u64 old = slot;
     slot = mfn.maddr().raw();
     reload_guest_root(vcpu);
-    if (old != 0) engine.put_page_and_type(Maddr(old).mfn());
+    if (old == 0) return 0;
+    // An idle pCPU may still have the old root loaded from this vCPU's last visit (lazy switch):
+    // it must leave it before the old root can be devalidated.
+    release_root_elsewhere(vcpu);
+    engine.put_page_and_type(Maddr(old).mfn());
+    return 0;
+}
+
+// The vCPU bitmap of a *_MULTI request or UVMF_MULTI: one guest word (vCPU ids 0-63).
+bool read_vcpu_mask(Vcpu& vcpu, u64 address, u64& mask) {
+    return copy_from_guest(vcpu, &mask, address, sizeof mask);
+}
+
+// TLB_FLUSH_* and INVLPG_*: LOCAL on this pCPU, MULTI on the vCPUs in the guest's bitmap, ALL on
+// every vCPU of the domain; each reaches the other pCPUs before the hypercall returns.
+long tlb_op(Vcpu& vcpu, const xen::MmuextOp& op, u32 flags, u64 va) {
+    u64 mask = sched::kAllVcpus;
+    const bool local = op.cmd == xen::kMmuextTlbFlushLocal || op.cmd == xen::kMmuextInvlpgLocal;
+    const bool multi = op.cmd == xen::kMmuextTlbFlushMulti || op.cmd == xen::kMmuextInvlpgMulti;
+    if (multi && !read_vcpu_mask(vcpu, op.arg2, mask)) return -xen::kEFAULT;
+    flush_guest_tlb_mask(vcpu, flags, va, mask, local);
     return 0;
 }
 
@@ -83,13 +105,13 @@ long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
         case xen::kMmuextSetLdt: return set_ldt(vcpu, op.arg1, op.arg2);
         case xen::kMmuextTlbFlushLocal:
         case xen::kMmuextTlbFlushMulti:
-        case xen::kMmuextTlbFlushAll: flush_guest_tlb(vcpu); return 0;
+        case xen::kMmuextTlbFlushAll: return tlb_op(vcpu, op, sched::kFlushTlb, 0);
         case xen::kMmuextInvlpgLocal:
         case xen::kMmuextInvlpgMulti:
         case xen::kMmuextInvlpgAll:
             // A non-canonical or hypervisor address is ignored silently, never flushed.
-            if (guest_range_ok(op.arg1, 1)) invalidate_guest_page(vcpu, op.arg1);
-            return 0;
+            if (!guest_range_ok(op.arg1, 1)) return 0;
+            return tlb_op(vcpu, op, sched::kFlushVa, op.arg1);
         case xen::kMmuextFlushCache:
         case xen::kMmuextFlushCacheGlobal: return -xen::kEACCES;
         case xen::kMmuextMarkSuper:
@@ -106,16 +128,21 @@ long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     u32 done = 0;
     long result = 0;
+    bool root_changed = false;
     for (; done < count; ++done) {
         xen::MmuUpdate request{};
         if (!copy_from_guest(vcpu, &request, list + u64{done} * sizeof request, sizeof request)) {
             result = -xen::kEFAULT;
             break;
         }
-        result = mmu_update_one(engine, request);
+        result = mmu_update_one(engine, request, root_changed);
         if (result != 0) break;
     }
-    if (done > 0) flush_guest_tlb(vcpu);  // later ops and the guest see every change (xsa-286)
+    // Later ops and the guest see every change (xsa-286), on every pCPU of the domain before the
+    // hypercall returns; an L4 change first resyncs the loaded root tables (ASI).
+    if (done > 0)
+        flush_guest_tlb_mask(vcpu, sched::kFlushTlb | (root_changed ? u32{sched::kFlushRootResync} : 0u), 0,
+                             sched::kAllVcpus, false);
     if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;
     return result;
 }
@@ -145,11 +172,15 @@ long update_va_mapping(Vcpu& vcpu, const HypercallArgs& args) {
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     const long result = to_errno(engine.update_va_mapping(Maddr(vcpu.kernel_cr3).mfn(), Vaddr(va), value));
     if (result != 0) return result;  // flush only after success (xsa-279)
-    switch (flags & xen::kUvmfFlushTypeMask) {
-        case xen::kUvmfTlbFlush: flush_guest_tlb(vcpu); break;
-        case xen::kUvmfInvlpg: invalidate_guest_page(vcpu, va); break;
-        default: break;
-    }
+    // Which vCPUs: UVMF_LOCAL (this pCPU), UVMF_ALL, or else the rest of `flags` is the address
+    // of a vCPU bitmap (UVMF_MULTI), as in Xen.
+    const u64 type = flags & xen::kUvmfFlushTypeMask, target = flags & ~xen::kUvmfFlushTypeMask;
+    if (type == xen::kUvmfNone) return 0;
+    u64 mask = sched::kAllVcpus;
+    if (target != xen::kUvmfLocal && target != xen::kUvmfAll && !read_vcpu_mask(vcpu, target, mask))
+        return -xen::kEFAULT;
+    const u32 what = type == xen::kUvmfInvlpg ? sched::kFlushVa : sched::kFlushTlb;
+    flush_guest_tlb_mask(vcpu, what, va, mask, target == xen::kUvmfLocal);
     return 0;
 }
 

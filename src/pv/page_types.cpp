@@ -184,4 +184,9 @@ bool PageTypeEngine::is_l1_table(Mfn table) const {
     return info != nullptr && current_type(*info) == PageType::L1;
 }
 
+bool PageTypeEngine::is_l4_table(Mfn table) const {
+    const mm::FrameInfo* info = owned(table);
+    return info != nullptr && current_type(*info) == PageType::L4;
+}
+
 }  // namespace hv::pv

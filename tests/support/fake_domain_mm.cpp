@@ -22,6 +22,10 @@ PageTypeEngine domain_engine(Domain& domain) {
 void flush_guest_tlb(Vcpu&) { ++test::fake_domain_mm().full_flushes; }
 void invalidate_guest_page(Vcpu&, u64 va) { test::fake_domain_mm().invalidated.push_back(va); }
 void set_guest_m2p_slot(Mfn l4, bool present) { test::fake_domain_mm().m2p_slot_writes.emplace_back(l4.raw(), present); }
+void flush_guest_tlb_mask(Vcpu&, u32 flags, u64 va, u64 vcpu_mask, bool local_only) {
+    test::fake_domain_mm().masked_flushes.push_back({flags, va, vcpu_mask, local_only});
+}
+void release_root_elsewhere(Vcpu&) { ++test::fake_domain_mm().root_releases; }
 void reload_guest_root(Vcpu&) { ++test::fake_domain_mm().root_reloads; }
 void set_guest_m2p(Mfn mfn, u64 pfn) { test::fake_domain_mm().m2p_writes.emplace_back(mfn.raw(), pfn); }
 u64 machine_frame_limit() { return test::fake_domain_mm().frame_limit; }

@@ -13,6 +13,13 @@ struct FakeDomainMm {
     FakePvFrames* frames = nullptr;  // set by the test before any memory hypercall
     unsigned full_flushes = 0;
     std::vector<u64> invalidated;
+    struct MaskedFlush {
+        u32 flags;
+        u64 va, vcpu_mask;
+        bool local_only;
+    };
+    std::vector<MaskedFlush> masked_flushes;
+    unsigned root_releases = 0;
     unsigned root_reloads = 0;
     std::vector<std::pair<u64, u64>> m2p_writes;  // (mfn, pfn)
     u64 frame_limit = 0x48000;  // machine_frame_limit(): 1.125 GiB of fake RAM

@@ -79,14 +79,27 @@ u8 read_upcall_pending(Vcpu& vcpu) {
     return test::fake_shared_info(*vcpu.domain).vcpu_info[vcpu.id].evtchn_upcall_pending;
 }
 
-void wait_for_wake(Vcpu& vcpu) {
-    test::FakeEventPlatform& platform = test::fake_event_platform();
-    ++platform.waits;
-    HV_CHECK(platform.waits < 100);  // a test whose waits never end
-    if (platform.on_wait) platform.on_wait(vcpu);
-    HV_CHECK(vcpu.wake);  // the real wait only returns once woken
-}
+void block_vcpu(Vcpu& vcpu) { test::fake_event_platform().blocks.push_back(&vcpu); }
 
 void kick_vcpu(Vcpu& vcpu) { test::fake_event_platform().kicks.push_back(&vcpu); }
+
+u64 system_time_ns() { return test::fake_event_platform().now_ns; }
+
+}  // namespace hv::pv
+
+// ---- The scheduler side of vcpu_op (hv/pv/vcpu_sched.hpp): state only, no pCPUs ----
+
+#include "hv/pv/vcpu_sched.hpp"
+
+namespace hv::pv {
+
+void vcpu_bring_up(Vcpu& vcpu) {
+    if (vcpu.sched.state == sched::RunState::Down) vcpu.sched.state = sched::RunState::Runnable;
+}
+void vcpu_take_down(Vcpu& vcpu) { vcpu.sched.state = sched::RunState::Down; }
+bool vcpu_is_up(const Vcpu& vcpu) { return vcpu.sched.state != sched::RunState::Down; }
+void stop_domain_vcpus(Domain& domain) {
+    for (unsigned i = 0; i < domain.vcpu_count; ++i) domain.vcpus[i].sched.state = sched::RunState::Down;
+}
 
 }  // namespace hv::pv

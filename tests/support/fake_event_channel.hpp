@@ -21,10 +21,8 @@ struct FakeEventPlatform {
     std::vector<pv::Domain*> domains;  // what find_domain sees
     std::map<const pv::Domain*, xen::SharedInfo> shared;  // zeroed on first use
     std::vector<const pv::Vcpu*> kicks;
-    unsigned waits = 0;
-    // Runs when a vCPU would halt in wait_for_wake; it must set vcpu.wake (a test that forgets
-    // fails instead of hanging).
-    std::function<void(pv::Vcpu&)> on_wait;
+    std::vector<const pv::Vcpu*> blocks;  // block_vcpu calls (the scheduler would deschedule)
+    u64 now_ns = 1'000'000;               // system_time_ns()
 };
 
 FakeEventPlatform& fake_event_platform();

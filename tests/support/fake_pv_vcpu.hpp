@@ -15,7 +15,7 @@ namespace hv::test {
 
 struct PvVcpuFixture {
     pv::Domain domain{};
-    pv::Vcpu& vcpu = domain.vcpu0;
+    pv::Vcpu& vcpu = domain.vcpus[0];
 
     PvVcpuFixture() {
         domain.id = 4;

@@ -3,7 +3,7 @@
 """Differential test driver: run one guest test kernel on Isola and on Xen 4.17.
 
     check_guest.py --guest PATH[:ARGS] [--expect-result SUCCESS|SKIP|ERROR|FAILURE]
-                   [--isola-only | --xen-only] [--smp N] [-- HV_ARGS ...]
+                   [--isola-only | --xen-only] [--smp N] [--vcpus N] [-- HV_ARGS ...]
 
 Boots the guest through the same API as `isola run` (never building), on Isola
 (`run --no-build --smp N GUEST`) and, unless --isola-only, on Xen (`run --xen ...`);
@@ -57,6 +57,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     only.add_argument("--isola-only", action="store_true", help="run on Isola only")
     only.add_argument("--xen-only", action="store_true", help="run on Xen 4.17 only")
     p.add_argument("--smp", type=int, default=1, metavar="N", help="pCPUs (default 1)")
+    p.add_argument("--vcpus", type=int, default=None, metavar="N",
+                   help="vCPUs of the guest: Isola's module option vcpus=N, Xen's dom0_max_vcpus=N")
     return p.parse_args(argv[:cut]), argv[cut + 1:]
 
 
@@ -69,8 +71,15 @@ def sides(opts: argparse.Namespace) -> list[str]:
     return list(SIDES)
 
 
-def run_args(side: str, guest: str, smp: int, hv_args: list[str]) -> list[str]:
-    """The `isola run` arguments for one side."""
+def run_args(side: str, guest: str, smp: int, hv_args: list[str],
+             vcpus: int | None = None) -> list[str]:
+    """The `isola run` arguments for one side. A vCPU count becomes a module option on Isola
+    (before any guest arguments) and dom0_max_vcpus on Xen's command line."""
+    if vcpus is not None and side == "isola":
+        path, sep, args = guest.partition(":")
+        guest = f"{path}:vcpus={vcpus}" + (f" {args}" if sep and args else "")
+    if vcpus is not None and side == "xen":
+        hv_args = [f"dom0_max_vcpus={vcpus}", *hv_args]
     argv = ["--no-build", "--smp", str(smp)] + (["--xen"] if side == "xen" else []) + [guest]
     return argv + (["--", *hv_args] if hv_args else [])
 
@@ -133,7 +142,7 @@ def main(argv: list[str]) -> int:
     opts, hv_args = parse_args(argv)
     outcomes = []
     for side in sides(opts):
-        args = run_args(side, opts.guest, opts.smp, hv_args)
+        args = run_args(side, opts.guest, opts.smp, hv_args, opts.vcpus)
         print(f"check_guest: {side}: isola run {' '.join(args)}", flush=True)
         outcomes.append(outcome(side, run_isola(*args)))
         sys.stdout.flush()

@@ -75,6 +75,12 @@ u64 asi_load_root(pv::Vcpu& vcpu) {
     return vcpu.asi_root[vcpu.kernel_mode ? 0 : 1];
 }
 
+void asi_resync(pv::Vcpu& vcpu) {
+    if (vcpu.asi_root[0] == 0) return;
+    sync_shadow(vcpu, 0, vcpu.kernel_cr3);
+    sync_shadow(vcpu, 1, vcpu.user_cr3);
+}
+
 void asi_switch_in(pv::Vcpu& vcpu, unsigned cpu) {
     if (vcpu.asi_root[0] == 0 || vcpu.asi_cpu == static_cast<i32>(cpu)) return;
     const unsigned slot = l4_slot_of(kImageBase);
@@ -91,11 +97,15 @@ void asi_l4_entry_written(Mfn l4, unsigned index, u64 value) {
     if (info.owner != mm::FrameOwner::Domain) return;
     pv::Domain* domain = pv::find_domain(static_cast<u16>(info.class_id));
     if (domain == nullptr) return;
-    pv::Vcpu& vcpu = domain->vcpu0;
-    for (unsigned which = 0; which < 2; ++which) {
-        if (vcpu.asi_root[which] == 0 || vcpu.asi_synced[which] != l4.maddr().raw()) continue;
-        const MappedFrame shadow = map_domain_page(Maddr(vcpu.asi_root[which]).mfn());
-        __atomic_store_n(&shadow.as<u64>()[index], value, __ATOMIC_RELEASE);
+    // Every vCPU of the domain whose shadow mirrors this L4, loaded anywhere or not: the caller's
+    // shootdown (with a root resync) then reaches the pCPUs that have them loaded.
+    for (unsigned v = 0; v < domain->vcpu_count; ++v) {
+        pv::Vcpu& vcpu = domain->vcpus[v];
+        for (unsigned which = 0; which < 2; ++which) {
+            if (vcpu.asi_root[which] == 0 || vcpu.asi_synced[which] != l4.maddr().raw()) continue;
+            const MappedFrame shadow = map_domain_page(Maddr(vcpu.asi_root[which]).mfn());
+            __atomic_store_n(&shadow.as<u64>()[index], value, __ATOMIC_RELEASE);
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
+#include "arch/sched.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/audit/protocol.hpp"
@@ -76,7 +77,7 @@ void audit_vcpu(audit::ProtocolPrinter& printer, const pv::Vcpu& vcpu, unsigned 
 
 }  // namespace
 
-void run_isolation_audit(const pv::Domain* domains, unsigned domain_count, const unsigned* domain_cpu) {
+void run_isolation_audit() {
     if (frame_allocator().frame_count() > kMaxAuditFrames) {
         print("isola: audit skipped: more RAM than the audit's scratch covers\n");
         return;
@@ -84,9 +85,13 @@ void run_isolation_audit(const pv::Domain* domains, unsigned domain_count, const
     audit::ProtocolPrinter printer(print_line, nullptr);
     printer.begin();
     for (const Region& r : kLayout) printer.layout(r.start, r.size, r.name, class_word(r.isolation));
-    for (unsigned i = 0; i < domain_count; ++i) {
-        const pv::Vcpu& vcpu = domains[i].vcpu0;
-        audit_vcpu(printer, vcpu, vcpu.asi_cpu >= 0 ? static_cast<unsigned>(vcpu.asi_cpu) : domain_cpu[i]);
+    for (unsigned i = 0; i < domain_total(); ++i) {
+        const pv::Domain& domain = domain_at(i);
+        for (unsigned v = 0; v < domain.vcpu_count; ++v) {
+            const pv::Vcpu& vcpu = domain.vcpus[v];
+            if (vcpu.last_loaded_cpu == 0) continue;  // never ran: no pCPU to audit it on
+            audit_vcpu(printer, vcpu, vcpu.asi_cpu >= 0 ? static_cast<unsigned>(vcpu.asi_cpu) : vcpu.last_loaded_cpu - 1);
+        }
     }
     for (unsigned cpu = 0; cpu < cpu_topology().online; ++cpu) {
         char label[16];

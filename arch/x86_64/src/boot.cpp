@@ -12,6 +12,7 @@
 #include "arch/pv_run.hpp"
 #include "arch/serial.hpp"
 #include "arch/smp.hpp"
+#include "arch/time.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/boot/acpi.hpp"
 #include "hv/boot/multiboot.hpp"
@@ -92,6 +93,7 @@ void boot_cpu_main() {
     init_cpu_control();
     syscall_init_cpu(0);
     start_secondary_cpus();
+    time_init();
     report_boot(boot_info, options);
     run_selftest(options.selftest);
     if (boot_info.module_count > 0) run_domains(boot_info, options.audit);

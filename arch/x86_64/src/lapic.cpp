@@ -12,6 +12,8 @@ namespace {
 
 constexpr u32 kEoi = 0xb0, kSpuriousVector = 0xf0, kIcrLow = 0x300, kIcrHigh = 0x310;
 constexpr u32 kSoftwareEnable = 1u << 8, kIcrPending = 1u << 12, kFixedAssert = 0x00004000;
+constexpr u32 kLvtTimer = 0x320, kTimerInitial = 0x380, kTimerCurrent = 0x390, kTimerDivide = 0x3e0;
+constexpr u32 kLvtMasked = 1u << 16, kLvtPeriodic = 1u << 17, kDivideBy16 = 0x3;
 u64 lapic_va;
 
 void write(u32 offset, u32 value) { *reinterpret_cast<volatile u32*>(lapic_va + offset) = value; }
@@ -35,5 +37,19 @@ void lapic_send_ipi(u8 apic_id, u32 command) {
 }
 
 void lapic_send_fixed_ipi(u8 apic_id, u8 vector) { lapic_send_ipi(apic_id, kFixedAssert | vector); }
+
+void lapic_timer_oneshot_max() {
+    write(kTimerDivide, kDivideBy16);
+    write(kLvtTimer, kLvtMasked);
+    write(kTimerInitial, 0xffffffff);
+}
+
+u32 lapic_timer_current() { return read(kTimerCurrent); }
+
+void lapic_timer_periodic(u8 vector, u32 count) {
+    write(kTimerDivide, kDivideBy16);
+    write(kLvtTimer, kLvtPeriodic | vector);
+    write(kTimerInitial, count == 0 ? 1 : count);
+}
 
 }  // namespace hv::arch

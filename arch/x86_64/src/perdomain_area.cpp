@@ -90,7 +90,10 @@ bool domain_area_loaded(const pv::Domain& domain) {
     const u64 entry = *image_env.linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
     if (!X86PteFormat::present(mm::Level::Pml4, entry)) return false;
     const u64 l3 = X86PteFormat::address(mm::Level::Pml4, entry).raw();
-    return l3 == domain.perdomain_l3 || l3 == domain.vcpu0.perdomain_l3;
+    if (l3 == domain.perdomain_l3) return true;
+    for (unsigned v = 0; v < domain.vcpu_count; ++v)
+        if (l3 == domain.vcpus[v].perdomain_l3) return true;
+    return false;
 }
 
 u64 perdomain_l4_entry(const pv::Vcpu& vcpu) { return l3_entry(vcpu.perdomain_l3); }

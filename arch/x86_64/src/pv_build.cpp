@@ -15,7 +15,9 @@
 #include "hv/pv/boot_layout.hpp"
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/elf_image.hpp"
+#include "hv/pv/vcpu_context.hpp"
 #include "hv/pv/xen_abi.hpp"
+#include "hv/sched/scheduler.hpp"
 
 extern "C" {
 void* memset(void*, int, hv::usize);
@@ -35,8 +37,14 @@ constexpr u64 kPageTableLeafFlags = X86PteFormat::kP | X86PteFormat::kUs | X86Pt
 struct ModuleOptions {
     char name[32] = "";
     u64 mem_bytes = 32 * MiB;
+    u64 vcpus = 1;
+    u32 cpus = 0;  // affinity of every vCPU (bit per pCPU); 0 = any
     cmdline::Token guest_cmdline{};
 };
+
+// A local wrapper: the image is position-independent, and the address of a function in this
+// file needs no GOT entry (the linker cannot relax one).
+Status parse_cpus(cmdline::Token value, void* target) { return sched::parse_cpu_list(value, target); }
 
 // Splits "PATH opts -- guest args" and parses the Isola options.
 Result<ModuleOptions, const char*> parse_module_cmdline(const char* text) {
@@ -56,8 +64,11 @@ Result<ModuleOptions, const char*> parse_module_cmdline(const char* text) {
     const cmdline::Option table[] = {
         {"name", cmdline::Kind::String, options.name, nullptr, sizeof options.name},
         {"mem", cmdline::Kind::Size, &options.mem_bytes},
+        {"vcpus", cmdline::Kind::UInt, &options.vcpus},
+        {"cpus", cmdline::Kind::Custom, &options.cpus, parse_cpus},
     };
-    if (!cmdline::parse({text, split}, table, 2, cmdline::SkipFirst::Yes).ok()) return BuildError{"bad module option"};
+    if (!cmdline::parse({text, split}, table, 4, cmdline::SkipFirst::Yes).ok()) return BuildError{"bad module option"};
+    if (options.vcpus == 0 || options.vcpus > pv::kMaxVcpus) return BuildError{"vcpus= must be 1-8"};
     return options;
 }
 
@@ -268,10 +279,24 @@ void load_segments(pv::Domain& d, const pv::PvImage& image, const pv::BootLayout
     }
 }
 
+// Every vCPU exists (down, clean x87/SSE image, the affinity); vCPU 0 gets the boot context and
+// is the only one initialised: the guest brings up the others (VCPUOP_initialise, VCPUOP_up).
+void init_vcpus(pv::Domain& d, const ModuleOptions& options) {
+    d.vcpu_count = static_cast<unsigned>(options.vcpus);
+    for (unsigned id = 0; id < d.vcpu_count; ++id) {
+        pv::Vcpu& vcpu = d.vcpus[id];
+        memset(&vcpu, 0, sizeof vcpu);  // no Vcpu{} temporary on the stack
+        vcpu.domain = &d;
+        vcpu.id = id;
+        vcpu.sched.owner = &vcpu;
+        vcpu.sched.affinity = options.cpus;
+        pv::reset_fxsave_area(vcpu.fxsave_area);
+    }
+}
+
 void init_vcpu(pv::Domain& d, const pv::PvImage& image, const pv::BootLayout& layout, Mfn l4) {
-    pv::Vcpu& vcpu = d.vcpu0;
-    vcpu = pv::Vcpu{};
-    vcpu.domain = &d;
+    pv::Vcpu& vcpu = d.vcpus[0];
+    vcpu.initialised = true;
     vcpu.regs.rip = image.entry.raw();
     vcpu.regs.rsp = layout.initial_rsp.raw();
     vcpu.regs.rsi = layout.start_info.start.raw();
@@ -300,6 +325,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     }
     fill_p2m_list_and_shared_info(d, layout.value());
     fill_start_info(d, layout.value(), options, layout.value().page_tables.start.raw());
+    init_vcpus(d, options);
     init_vcpu(d, image.value(), layout.value(), l4.value());
     // Type, validate and count every bootstrap table, pin the L4 and hold it as the kernel root,
     // exactly as Xen's builder does: from here on the guest's tables obey the type rules.
@@ -311,8 +337,11 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     // pages it holds a Writable type reference for good, so it can never become a page table.
     if (!engine.get_page_and_type(d.shared_info, pv::PageType::Writable).ok())
         return BuildError{"shared_info cannot be typed writable"};
-    HV_TRY(perdomain_init_vcpu(d.vcpu0));
-    return asi_create_vcpu_roots(d.vcpu0);
+    for (unsigned v = 0; v < d.vcpu_count; ++v) {
+        HV_TRY(perdomain_init_vcpu(d.vcpus[v]));
+        HV_TRY(asi_create_vcpu_roots(d.vcpus[v]));
+    }
+    return {};
 }
 
 }  // namespace
@@ -320,7 +349,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
 Result<void, const char*> build_domain(pv::Domain& d, u16 id, const boot::BootModule& module) {
     const auto options = parse_module_cmdline(module.cmdline);
     if (!options.ok()) return BuildError{options.error()};
-    d = pv::Domain{};
+    memset(&d, 0, sizeof d);  // no Domain{} temporary: it is far larger than a stack
     d.id = id;
     d.nr_pages = options.value().mem_bytes >> kPageShift;
     if (options.value().name[0] != 0) format(d.name, sizeof d.name, "%s", options.value().name);
@@ -332,12 +361,12 @@ Result<void, const char*> build_domain(pv::Domain& d, u16 id, const boot::BootMo
     vunmap(va, size);
     if (!built.ok()) {
         release_memory(d);
-        d = pv::Domain{};
+        memset(&d, 0, sizeof d);
         return built;
     }
     d.state = pv::DomainState::Running;
     print("isola: d%u (%s) built: %lu MiB, entry 0x%lx\n", d.id, d.name, d.nr_pages * kPageSize / MiB,
-          d.vcpu0.regs.rip);
+          d.vcpus[0].regs.rip);
     return {};
 }
 

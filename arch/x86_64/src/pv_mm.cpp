@@ -13,6 +13,7 @@
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hv/pv/vcpu_registers.hpp"
+#include "arch/flush.hpp"
 #include "arch/smp.hpp"
 
 namespace hv::pv {
@@ -53,26 +54,39 @@ u64 hypervisor_l4_entry(void*, Mfn l4, unsigned slot) {
     return arch::paging_env().table(arch::memory_summary().idle_root)[slot];
 }
 
-void flush_local(void*, Mfn) { arch::flush_tlb_all(); }
+// Every pCPU that may hold the domain's translations. Guest entries are never global
+// (adjust_entry strips G), so a CR3 reload is complete.
+void flush_stale(void* context, Mfn) { arch::flush_domain(*static_cast<Domain*>(context), sched::kFlushTlb); }
 
 bool descriptors_ok(void*, Mfn table) {
     const arch::MappedFrame page = arch::map_domain_page(table);
     return check_descriptor_page(page.as<u64>());
 }
 
-constexpr PageTypeEnv kEnv{nullptr, frame, read_entry, write_entry, hypervisor_l4_entry, flush_local, descriptors_ok};
-
 }  // namespace
 
-PageTypeEngine domain_engine(Domain& domain) { return PageTypeEngine(kEnv, domain.id); }
+PageTypeEngine domain_engine(Domain& domain) {
+    const PageTypeEnv env{&domain, frame, read_entry, write_entry, hypervisor_l4_entry, flush_stale, descriptors_ok};
+    return PageTypeEngine(env, domain.id);
+}
 
-void flush_guest_tlb(Vcpu&) { arch::flush_tlb_all(); }
-void invalidate_guest_page(Vcpu&, u64 va) { arch::invlpg(va); }
 void set_guest_m2p_slot(Mfn l4, bool present) {
     const unsigned slot = arch::kHypervisorFirstSlot;
     write_entry(nullptr, l4, slot, present ? arch::paging_env().table(arch::memory_summary().idle_root)[slot] : 0);
 }
 
+void flush_guest_tlb(Vcpu& vcpu) { arch::flush_domain(*vcpu.domain, sched::kFlushTlb); }
+void invalidate_guest_page(Vcpu& vcpu, u64 va) { arch::flush_domain(*vcpu.domain, sched::kFlushVa, va); }
+
+void flush_guest_tlb_mask(Vcpu& vcpu, u32 flags, u64 va, u64 vcpu_mask, bool local_only) {
+    if (!local_only) return arch::flush_domain(*vcpu.domain, flags, va, vcpu_mask);
+    // This pCPU has the caller's tables loaded (it runs it).
+    if ((flags & sched::kFlushRootResync) != 0) arch::resync_loaded_root(arch::current_cpu_index());
+    if ((flags & (sched::kFlushTlb | sched::kFlushTlbGlobal)) != 0) arch::flush_tlb_all();
+    else if ((flags & sched::kFlushVa) != 0) arch::invlpg(va);
+}
+
+void release_root_elsewhere(Vcpu& vcpu) { arch::drop_lazy_vcpu(vcpu); }
 void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(arch::asi_load_root(vcpu)); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
 u64 machine_frame_limit() { return arch::memory_summary().frame_count; }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Guest entry and exit, hypercall dispatch from SYSCALL, and the domain run loop.
+// Guest entry and exit, hypercall dispatch from SYSCALL, and loading a vCPU onto a pCPU.
 #include "arch/pv_run.hpp"
 
 #include "arch/asi_roots.hpp"
@@ -8,10 +8,12 @@
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
+#include "arch/flush.hpp"
 #include "arch/lapic.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/pv_build.hpp"
+#include "arch/sched.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
 #include "arch/zero_stack.hpp"
@@ -48,43 +50,14 @@ constexpr u64 kGuestFlagsForced = 0x202;
 
 pv::Domain domains[pv::kMaxDomains];
 unsigned domain_count;
-pv::Vcpu* current_vcpu[kMaxCpus];    // read by other pCPUs (kick_vcpu): written atomically
-unsigned domain_cpu[pv::kMaxDomains];  // the pCPU each domain's vCPU runs on
-volatile bool domains_ready;           // set once every domain is built: APs start running them
-unsigned cpus_running;                 // pCPUs still running domains; the last one ends the run
-bool audit_at_end;                     // the `audit` option: audit every root once all have ended
-// asi zero-stack: the vCPU that last ran on each pCPU, and whether the next guest entry must
+volatile bool domains_ready;  // set once every domain is built: APs start scheduling
+bool audit_at_end;            // the `audit` option: audit every root once all have ended
+// asi zero-stack: the vCPU last fully loaded on each pCPU, and whether the next guest entry must
 // first clear what the switch left on the stack (zero_stack.hpp).
 pv::Vcpu* last_vcpu[kMaxCpus];
 bool zero_pending[kMaxCpus];
 
 u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStackSize; }
-
-[[noreturn]] void run_next();
-[[noreturn]] void resume(pv::Vcpu& vcpu);
-
-[[noreturn]] void enter(pv::Vcpu& vcpu) {
-    const unsigned cpu = current_cpu_index();
-    // A full switch to another vCPU: nothing of the previous one may stay on this pCPU's stacks.
-    if (asi_policy().zero_stack && last_vcpu[cpu] != &vcpu) zero_pending[cpu] = true;
-    last_vcpu[cpu] = &vcpu;
-    // Published before the upcall check below: a sender that raises an upcall after the check
-    // sees us here and kicks.
-    __atomic_store_n(&current_vcpu[cpu], &vcpu, __ATOMIC_SEQ_CST);
-    asi_switch_in(vcpu, cpu);
-    load_cpu_gdt(cpu);  // valid in every root: the previous vCPU's window may vanish with CR3
-    write_cr3(asi_load_root(vcpu));
-    flush_tlb_all();          // no translation of the previous domain survives, global or not
-    pv::write_hardware_ts(vcpu, false);  // the previous guest's CR0.TS would make the x87 reset fault
-    reset_guest_cpu_state();  // nor its x87/SSE registers or data selectors
-    // A fresh start for the guest's segment bases (one vCPU per pCPU until the scheduler).
-    wrmsr(kMsrFsBase, 0);
-    wrmsr(kMsrGsBase, 0);
-    wrmsr(kMsrKernelGsBase, 0);
-    pv::load_guest_gdt(vcpu);
-    pv::write_hardware_ts(vcpu, vcpu.cr0_ts);  // the virtual CR0.TS, for #NM on FPU use
-    resume(vcpu);
-}
 
 // Continues `vcpu` (already loaded on this pCPU) from vcpu.regs, placed at the stack top.
 // Precondition: the caller's own frames lie below that TrapFrame (true for every call chain
@@ -94,9 +67,9 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     auto* frame = reinterpret_cast<TrapFrame*>(stack_top(cpu) - sizeof(TrapFrame));
     *frame = vcpu.regs;
     pv::deliver_pending_upcall(vcpu, *frame);
-    if (vcpu.domain->state != pv::DomainState::Running) {
-        __atomic_store_n(&current_vcpu[cpu], nullptr, __ATOMIC_SEQ_CST);
-        run_next();
+    if (must_reschedule(vcpu)) {  // the domain ended while the upcall was delivered
+        vcpu.regs = *frame;
+        schedule(vcpu);
     }
     // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
     HV_CHECK(mapcache_slots_in_use(cpu) == 0);
@@ -109,6 +82,87 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     enter_guest(frame);
 }
 
+// ---- Saving and loading a vCPU's CPU state ----
+
+// Data selectors: a saved one is reloaded only if it still loads at CPL 3 (the guest may have
+// changed its GDT since), else the null selector, so the load cannot fault in the hypervisor.
+u16 read_selector_ds() { u16 v; asm volatile("mov %%ds, %0" : "=r"(v)); return v; }
+u16 read_selector_es() { u16 v; asm volatile("mov %%es, %0" : "=r"(v)); return v; }
+u16 read_selector_fs() { u16 v; asm volatile("mov %%fs, %0" : "=r"(v)); return v; }
+u16 read_selector_gs() { u16 v; asm volatile("mov %%gs, %0" : "=r"(v)); return v; }
+
+void load_data_selectors(const pv::Vcpu& vcpu) {
+    const u16 ds = pv::user_selector_or_null(vcpu.sel_ds), es = pv::user_selector_or_null(vcpu.sel_es);
+    const u16 fs = pv::user_selector_or_null(vcpu.sel_fs), gs = pv::user_selector_or_null(vcpu.sel_gs);
+    // Loading FS/GS clobbers their bases: the MSRs are written afterwards. GS is loaded with
+    // the guest's user GS live (KERNEL_GS_BASE swapped in later by the MSR writes anyway).
+    asm volatile("mov %0, %%ds\n\tmov %1, %%es\n\tmov %2, %%fs\n\tmov %3, %%gs" ::"r"(ds), "r"(es), "r"(fs),
+                 "r"(gs)
+                 : "memory");
+}
+
+}  // namespace
+
+// The running vCPU leaves the pCPU: everything the next vCPU could clobber goes into its Vcpu.
+// Its page tables stay loaded (the lazy part): only the next full load replaces them.
+void save_vcpu_state(pv::Vcpu& vcpu) {
+    pv::write_hardware_ts(vcpu, false);  // FXSAVE with CR0.TS set would raise #NM here
+    asm volatile("fxsave64 %0" : "=m"(vcpu.fxsave_area));
+    vcpu.msr_fs_base = rdmsr(kMsrFsBase);
+    vcpu.msr_gs_base = rdmsr(kMsrGsBase);
+    vcpu.msr_kernel_gs_base = rdmsr(kMsrKernelGsBase);
+    vcpu.sel_ds = read_selector_ds();
+    vcpu.sel_es = read_selector_es();
+    vcpu.sel_fs = read_selector_fs();
+    vcpu.sel_gs = read_selector_gs();
+    vcpu.last_loaded_cpu = current_cpu_index() + 1;
+}
+
+// THE one place that makes a vCPU's address space and CPU state the pCPU's: loaded_vcpu, CR3
+// (through reload_guest_root), TLB, GDT, CR0.TS, x87/SSE, data selectors and segment bases.
+// Nothing of the previous vCPU survives (its state was saved when it left; the image restored
+// here is complete). With asi vcpu-pt the CR3 is the vCPU's own shadow root (asi_roots.hpp).
+void load_vcpu(pv::Vcpu& vcpu) {
+    const unsigned cpu = current_cpu_index();
+    // loaded_vcpu first, CR3 second: a shootdown sender that reads loaded_vcpu before this store
+    // made its page-table change before our CR3 load, so we walk the new entries; one that reads
+    // it after sends us its flush. This is the only window where running != loaded on a switch.
+    set_loaded_vcpu(cpu, &vcpu);
+    // A full switch to another vCPU: nothing of the previous one may stay on this pCPU's stacks.
+    if (asi_policy().zero_stack && last_vcpu[cpu] != &vcpu) zero_pending[cpu] = true;
+    last_vcpu[cpu] = &vcpu;
+    // A vCPU root is loaded on at most one pCPU (asi-reference 8.2 property 16): a pCPU still
+    // idling lazily on it gives it up before its slot 261 turns to this pCPU's windows.
+    if (vcpu.asi_root[0] != 0) drop_lazy_vcpu(vcpu);
+    asi_switch_in(vcpu, cpu);  // its roots' slot 261 shows this pCPU's windows
+    load_cpu_gdt(cpu);         // valid in every root: the previous vCPU's window may vanish with CR3
+    pv::reload_guest_root(vcpu);
+    flush_tlb_all();  // no translation of the previous vCPU survives, global or not
+    pv::write_hardware_ts(vcpu, false);
+    asm volatile("fxrstor64 %0" ::"m"(vcpu.fxsave_area));
+    pv::load_guest_gdt(vcpu);  // before the selectors, which are checked against it
+    load_data_selectors(vcpu);
+    wrmsr(kMsrFsBase, vcpu.msr_fs_base);
+    wrmsr(kMsrGsBase, vcpu.msr_gs_base);
+    wrmsr(kMsrKernelGsBase, vcpu.msr_kernel_gs_base);
+    pv::write_hardware_ts(vcpu, vcpu.cr0_ts);  // the virtual CR0.TS, for #NM on FPU use
+    pv::publish_vcpu_time(vcpu);
+    vcpu.last_loaded_cpu = cpu + 1;
+}
+
+// Continues `vcpu` on this pCPU, which the scheduler just gave it. The lazy switch: when this
+// pCPU still holds exactly its state (it was the last vCPU loaded here, and it has not run or
+// been re-initialised elsewhere since), nothing is reloaded.
+[[noreturn]] void run_vcpu(pv::Vcpu& vcpu) {
+    const unsigned cpu = current_cpu_index();
+    const bool lazy = loaded_vcpu(cpu) == &vcpu && vcpu.last_loaded_cpu == cpu + 1;
+    if (!lazy) load_vcpu(vcpu);
+    note_switch(lazy);
+    resume(vcpu);
+}
+
+namespace {
+
 void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
     // SYSCALL left the guest's RIP in RCX and RFLAGS in R11; the stub already put them in the
     // frame. The hypercall page saves RCX/R11 around the SYSCALL itself.
@@ -116,9 +170,8 @@ void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
     pv::do_hypercall_frame(vcpu, frame);  // multicall needs the frame: an iret entry replaces it
 }
 
-
 // Every return to a running guest delivers a deliverable event upcall first (pv-abi §4.8). A
-// domain that has ended gives its pCPU to the next one.
+// vCPU that blocks, yields, is preempted or whose domain ended goes through the scheduler.
 void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
     // IRETQ to a non-canonical RIP would fault in the hypervisor: the guest gets #GP(0) instead,
     // as on Xen (an iret or hypercall return to such an address).
@@ -127,32 +180,11 @@ void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
         frame.error_code = 0;
         pv::handle_guest_exception(vcpu, frame, 0);
     }
-    pv::deliver_pending_upcall(vcpu, frame);
-    if (vcpu.domain->state == pv::DomainState::Running) return;
-    vcpu.regs = frame;
-    __atomic_store_n(&current_vcpu[current_cpu_index()], nullptr, __ATOMIC_SEQ_CST);
-    run_next();
-}
-
-[[noreturn]] void finish() {
-    if (__atomic_sub_fetch(&cpus_running, 1, __ATOMIC_ACQ_REL) != 0) halt_forever();  // others still run
-    unsigned failed = 0;
-    for (unsigned i = 0; i < domain_count; ++i) {
-        const pv::Domain& d = domains[i];
-        if (d.state != pv::DomainState::Shutdown || d.shutdown_reason != xen::kShutdownPoweroff) ++failed;
+    if (must_reschedule(vcpu)) {
+        vcpu.regs = frame;
+        schedule(vcpu);
     }
-    print("isola: all %u domains ended, %u did not power off cleanly\n", domain_count, failed);
-    print_event_totals();
-    if (audit_at_end) run_isolation_audit(domains, domain_count, domain_cpu);
-    machine_exit(failed == 0 ? ExitCode::Success : ExitCode::GuestFailure);
-}
-
-// Runs this pCPU's next runnable domain (one vCPU per pCPU at a time until the scheduler).
-[[noreturn]] void run_next() {
-    const unsigned cpu = current_cpu_index();
-    for (unsigned i = 0; i < domain_count; ++i)
-        if (domain_cpu[i] == cpu && domains[i].state == pv::DomainState::Running) enter(domains[i].vcpu0);
-    finish();
+    pv::deliver_pending_upcall(vcpu, frame);
 }
 
 }  // namespace
@@ -177,8 +209,7 @@ void syscall_init_cpu(unsigned cpu) {
     // (the fault frame saved them), its RIP..SS are the IRETQ frame at the fault's RSP. The
     // rest of the old TrapFrame was overwritten by the fault frame itself. As Xen does, the guest
     // gets #GP with the selector (RPL bits cleared) as error code at that state.
-    const unsigned cpu = current_cpu_index();
-    pv::Vcpu* vcpu = current_vcpu[cpu];
+    pv::Vcpu* vcpu = running_vcpu(current_cpu_index());
     TrapFrame guest = fault;
     const auto* iret_frame = reinterpret_cast<const u64*>(fault.rsp);
     guest.rip = iret_frame[0];
@@ -190,13 +221,12 @@ void syscall_init_cpu(unsigned cpu) {
     guest.error_code = fault.error_code & ~u64{3};
     pv::handle_guest_exception(*vcpu, guest, 0);
     vcpu->regs = guest;
-    if (vcpu->domain->state == pv::DomainState::Running) resume(*vcpu);
-    __atomic_store_n(&current_vcpu[cpu], nullptr, __ATOMIC_SEQ_CST);
-    run_next();
+    if (must_reschedule(*vcpu)) schedule(*vcpu);
+    resume(*vcpu);
 }
 
 void handle_guest_entry(TrapFrame& frame) {
-    pv::Vcpu* vcpu = current_vcpu[current_cpu_index()];
+    pv::Vcpu* vcpu = running_vcpu(current_cpu_index());
     if (vcpu == nullptr) {
         print("isola: guest entry on pCPU %u with no vCPU loaded\n", current_cpu_index());
         machine_exit(ExitCode::HypervisorFault);
@@ -214,7 +244,7 @@ void handle_guest_entry(TrapFrame& frame) {
 }
 
 void handle_guest_interrupt(TrapFrame& frame) {
-    pv::Vcpu* vcpu = __atomic_load_n(&current_vcpu[current_cpu_index()], __ATOMIC_SEQ_CST);
+    pv::Vcpu* vcpu = running_vcpu(current_cpu_index());
     if (vcpu != nullptr) resume_or_run_next(*vcpu, frame);
 }
 
@@ -231,22 +261,20 @@ void handle_guest_interrupt(TrapFrame& frame) {
         ++domain_count;
     }
     if (boot.module_count > pv::kMaxDomains) print("isola: only the first %u modules become domains\n", pv::kMaxDomains);
-    // Domain i runs on online pCPU i mod n, so several domains run at the same time.
-    const unsigned online = cpu_topology().online;
-    for (unsigned i = 0; i < domain_count; ++i) {
-        domain_cpu[i] = i % online;
-        print("isola: d%u (%s) runs on pCPU %u\n", domains[i].id, domains[i].name, domain_cpu[i]);
-    }
-    cpus_running = online;
+    sched_init_boot(cpu_topology().online);
     __atomic_store_n(&domains_ready, true, __ATOMIC_RELEASE);
     wake_secondary_cpus();
-    run_next();
+    sched_start_cpu();
 }
 
 [[noreturn]] void run_domains_on_ap() {
     halt_until(&domains_ready);
-    run_next();
+    sched_start_cpu();
 }
+
+unsigned domain_total() { return domain_count; }
+bool audit_requested() { return audit_at_end; }
+pv::Domain& domain_at(unsigned index) { return domains[index]; }
 
 }  // namespace hv::arch
 
@@ -257,14 +285,6 @@ namespace hv::pv {
 Domain* find_domain(u16 id) {
     if (id == 0 || id > kMaxDomains || arch::domains[id - 1].id != id) return nullptr;
     return &arch::domains[id - 1];
-}
-
-void kick_vcpu(Vcpu& vcpu) {
-    const unsigned self = arch::current_cpu_index();
-    const arch::CpuTopology& topology = arch::cpu_topology();
-    for (unsigned cpu = 0; cpu < topology.online; ++cpu)
-        if (cpu != self && __atomic_load_n(&arch::current_vcpu[cpu], __ATOMIC_SEQ_CST) == &vcpu)
-            arch::lapic_send_fixed_ipi(topology.apic_id[cpu], arch::kVectorWakeup);
 }
 
 }  // namespace hv::pv

@@ -6,7 +6,9 @@
 #include "arch/mapcache.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/smp.hpp"
+#include "arch/time.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/domain_mm.hpp"
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/xen_abi.hpp"
 
@@ -40,7 +42,7 @@ void with_vcpu_info(Vcpu& vcpu, Fn&& fn) {
 void switch_guest_mode(Vcpu& vcpu, bool to_kernel) {
     if (vcpu.kernel_mode == to_kernel) return;
     vcpu.kernel_mode = to_kernel;
-    arch::write_cr3(arch::asi_load_root(vcpu));
+    reload_guest_root(vcpu);
     // The guest kernel and user GS bases trade places, as SWAPGS would for a native kernel.
     asm volatile("swapgs" ::: "memory");
 }
@@ -113,7 +115,24 @@ u8 read_upcall_pending(Vcpu& vcpu) {
     return pending;
 }
 
-void wait_for_wake(Vcpu& vcpu) { arch::halt_until(&vcpu.wake); }
+// vcpu_info.time: the TSC's scale since boot. The values never change (one calibration, the
+// TSC is invariant), so a guest's extrapolation matches system_time_ns() exactly; the version
+// is still bumped odd/even around the write as the protocol requires. [pv-abi.md §1.8]
+void publish_vcpu_time(Vcpu& vcpu) {
+    with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) {
+        xen::VcpuTimeInfo& time = info.time;
+        const u32 version = __atomic_load_n(&time.version, __ATOMIC_RELAXED);
+        __atomic_store_n(&time.version, (version | 1) + 0, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        time.tsc_timestamp = arch::boot_tsc();
+        time.system_time = 0;
+        time.tsc_to_system_mul = arch::tsc_scale().mul;
+        time.tsc_shift = arch::tsc_scale().shift;
+        time.flags = 0;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&time.version, (version | 1) + 1, __ATOMIC_RELEASE);
+    });
+}
 
 }  // namespace hv::pv
 
@@ -174,6 +193,8 @@ void load_user_gs_selector(Vcpu& vcpu, u16 selector) {
     asm volatile("mov %0, %%gs\n\tmov %1, %%gs" ::"r"(flat), "r"(selector) : "memory");
     if (vcpu.kernel_mode) asm volatile("swapgs" ::: "memory");
 }
+
+u16 user_selector_or_null(u16 selector) { return user_data_selector_loads(selector) ? selector : 0; }
 
 void write_hardware_ts(Vcpu&, bool set) {
     const u64 cr0 = arch::read_cr0();

@@ -5,7 +5,10 @@
 //   anything else in the hypervisor    -> register dump, run ends with HypervisorFault
 #include "arch/boot_constants.h"
 #include "arch/cpu.hpp"
+#include "arch/flush.hpp"
 #include "arch/lapic.hpp"
+#include "arch/sched.hpp"
+#include "arch/time.hpp"
 #include "arch/pv_run.hpp"
 #include "arch/smp.hpp"
 #include "arch/trap_frame.hpp"
@@ -54,6 +57,18 @@ extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     if (frame->vector == kVectorWakeup) {
         lapic_eoi();
         if ((frame->cs & 3) == 3) handle_guest_interrupt(*frame);  // an event for the running guest
+        return;
+    }
+    if (frame->vector == kVectorFlush) {
+        lapic_eoi();
+        serve_flush_request();  // then straight back to the guest or the idle loop
+        return;
+    }
+    if (frame->vector == kVectorTimer) {
+        lapic_eoi();
+        const bool from_guest = (frame->cs & 3) == 3;
+        sched_tick(from_guest);
+        if (from_guest) handle_guest_interrupt(*frame);  // a preemption or a timer upcall
         return;
     }
     if (frame->vector == kVectorSpurious) return;  // no EOI for spurious interrupts [SDM 3A §10.9]

@@ -4,9 +4,12 @@
 
 #include "arch/trap_frame.hpp"
 #include "hv/core/addr.hpp"
+#include "hv/core/spinlock.hpp"
 #include "hv/core/types.hpp"
+#include "hv/sched/scheduler.hpp"
 #include "hv/pv/event_channel.hpp"
 #include "hv/pv/grant_table.hpp"
+#include "hv/pv/xen_abi.hpp"
 
 namespace hv::pv {
 
@@ -17,6 +20,7 @@ inline constexpr u64 kMaxDomainPages = u64{kMaxP2mFrames} * kP2mEntriesPerFrame;
 inline constexpr unsigned kMaxGdtFrames = 14;  // GDT pages below Xen's reserved page 14
 inline constexpr unsigned kMaxLdtEntries = 8192;
 inline constexpr unsigned kMaxLdtPages = kMaxLdtEntries * 8 / 4096;
+inline constexpr unsigned kMaxVcpus = 8;       // vcpus= on the module command line: 1..8
 
 enum class DomainState : u8 { Empty, Running, Shutdown, Crashed };
 
@@ -51,9 +55,26 @@ struct Vcpu {
     u64 kernel_ss;  // stack_switch: where bounces from user mode land
     u64 kernel_sp;
     u64 cr2;        // virtual CR2, as the last bounced #PF left it
-    // SCHEDOP_block/poll (event_channel.cpp). Senders on other pCPUs read poll_port and set wake.
+    // SCHEDOP_block/poll (event_channel.cpp; the protocol: sched.cpp). Senders on other pCPUs
+    // read poll_port and set wake.
     i32 poll_port;  // 0: not polling; -1: polling several ports (any event wakes); else the one port
     bool wake;      // set by a sender that must wake this vCPU; the waiter clears it
+    bool blocking;  // block/poll asked to deschedule at the next exit to the guest (unless woken)
+    bool yielding;  // SCHEDOP_yield: give the pCPU to the next queued vCPU at the next exit
+    bool initialised;  // has a context (vCPU 0 from the builder, others from VCPUOP_initialise)
+    sched::Entity sched;  // run state, pCPU and affinity (scheduler.hpp); under the scheduler lock
+    unsigned last_loaded_cpu;  // + 1: the pCPU whose registers last held this vCPU's state (0: none)
+    // Guest timers, absolute Xen system time in ns (0: off). [pv-abi.md §3.15]
+    u64 singleshot_deadline;  // set_timer_op / VCPUOP_set_singleshot_timer
+    u64 periodic_period;      // VCPUOP_set_periodic_timer
+    u64 periodic_next;
+    u64 poll_deadline;        // SCHEDOP_poll's timeout while blocked in poll
+    u16 virq_port[24];        // per-vCPU VIRQ bindings (timer, debug, ...); 0 = unbound
+    // State saved while the vCPU does not run (sched.cpp): segment bases as the MSRs hold them
+    // (GS_BASE is the live mode's), data selectors and the x87/SSE image (FXSAVE layout).
+    u64 msr_fs_base, msr_gs_base, msr_kernel_gs_base;
+    u16 sel_ds, sel_es, sel_fs, sel_gs;
+    alignas(16) u8 fxsave_area[512];
     u64 gdt_frames[kMaxGdtFrames];  // set_gdt: mfns of GDT pages 0..gdt_frame_count-1 (segment-descriptor type)
     unsigned gdt_frame_count;
     // MMUEXT_SET_LDT (ldt.cpp): the guest's LDT by linear address; its frames are typed and mapped
@@ -86,7 +107,12 @@ struct Domain {
     usize console_length;
     u64 vm_assist;  // bit n set: VMASST type n enabled (vm_assist hypercall)
     u64 perdomain_l3;  // the L3 its vCPUs share behind slot 260 without asi vcpu-pt (else 0)
-    Vcpu vcpu0;
+    Vcpu vcpus[kMaxVcpus];
+    unsigned vcpu_count;  // 1..kMaxVcpus; vcpus[0..vcpu_count) exist
+    // Serialises the domain's page-type engine (mmu_update, mmuext_op, update_va_mapping, grant
+    // and descriptor ops, VCPUOP_initialise) when its vCPUs run on several pCPUs at once.
+    Spinlock mm_lock;
+    xen::VcpuGuestContext context_buffer;  // VCPUOP_initialise's copy (under mm_lock): not on the stack
     EventChannels evtchn;
 
     // ---- Grant table (grant_table.cpp): its frames are Guest-class frames of this domain

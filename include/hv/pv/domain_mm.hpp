@@ -13,15 +13,21 @@ struct Vcpu;
 
 PageTypeEngine domain_engine(Domain& domain);
 
-// TLB maintenance on this pCPU for the running vCPU (one vCPU per domain for now, so "all vCPUs
-// of the domain" is this one too).
+// TLB maintenance for the domain of `vcpu`, on every pCPU whose loaded tables belong to it (a
+// synchronous shootdown: done everywhere when the call returns). [arch/x86_64 flush.hpp]
 void flush_guest_tlb(Vcpu& vcpu);
 void invalidate_guest_page(Vcpu& vcpu, u64 va);
 // Fills (or empties) the read-only M2P slot 256 of validated guest L4 `l4`; the vCPUs' shadow
 // roots follow. Xen fills it when an L4 becomes a kernel root and, with m2p_strict, empties it
 // when one becomes a user root. [pv-abi.md §5.4]
 void set_guest_m2p_slot(Mfn l4, bool present);
-// After the vCPU's current root changed: load it.
+// `flags` (hv/sched/flush.hpp FlushFlags) on the pCPUs holding one of the domain's vCPUs in
+// `vcpu_mask` (bit per vCPU id), or with `local_only` on this pCPU alone.
+void flush_guest_tlb_mask(Vcpu& vcpu, u32 flags, u64 va, u64 vcpu_mask, bool local_only);
+// Before the vCPU's old root loses its last reference: pCPUs idle with it still loaded (the lazy
+// switch) move to the idle root.
+void release_root_elsewhere(Vcpu& vcpu);
+// After the vCPU's current root changed: load it. Every guest CR3 write goes through here.
 void reload_guest_root(Vcpu& vcpu);
 // The M2P entry of a frame (MMU_MACHPHYS_UPDATE).
 void set_guest_m2p(Mfn mfn, u64 pfn);

@@ -39,7 +39,7 @@ enum class EvtchnState : u8 { Free = 0, Unbound, Interdomain, Virq, Ipi };
 
 struct EvtchnPort {
     EvtchnState state;
-    u8 notify_vcpu;    // the vCPU whose vcpu_info gets the upcall (always 0: one vCPU per domain)
+    u8 notify_vcpu;    // the vCPU whose vcpu_info gets the upcall (bind_vcpu, bind_virq/ipi)
     u16 remote_domid;  // Unbound: the domain that may bind; Interdomain: the peer
     u16 remote_port;   // Interdomain: the peer's port
     u8 virq;           // Virq
@@ -51,7 +51,7 @@ static_assert(sizeof(EvtchnPort) == 8);
 struct EventChannels {
     EvtchnPort ports[kEvtchnPorts];
     u16 valid_buckets;  // beyond the first, which is always valid
-    u16 virq_port[kEvtchnVirqs];  // vCPU 0's VIRQ bindings; 0 = unbound
+    u16 virq_port[kEvtchnVirqs];  // global VIRQ bindings (per-vCPU ones: Vcpu::virq_port); 0 = unbound
 };
 
 // ---- Operations for the guest running `vcpu`. Each returns 0 or a negated Xen errno and fills
@@ -81,9 +81,14 @@ bool upcall_deliverable(Vcpu& vcpu);
 // A frame that cannot be written crashes the domain, as for any bounce.
 void deliver_pending_upcall(Vcpu& vcpu, arch::TrapFrame& regs);
 
-// SCHEDOP_block: unmask events, then wait until an upcall is pending. Returns 0.
+// SCHEDOP_block: unmask events; unless an upcall is pending, ask the scheduler to block the vCPU
+// at its exit until one is (block_vcpu). Returns 0: the guest sees it once it runs again.
 long sched_block(Vcpu& vcpu);
-// SCHEDOP_poll with the guest's struct sched_poll at `argument`. [pv-abi.md §3.2]
+// SCHEDOP_poll with the guest's struct sched_poll at `argument`; blocks like sched_block, with
+// poll_port (and poll_deadline for a timeout) saying what wakes it. [pv-abi.md §3.2]
 long sched_poll(Vcpu& vcpu, u64 argument);
+// Raises per-vCPU VIRQ `virq` (VIRQ_TIMER) on `vcpu`: its bound port becomes pending and the vCPU
+// is woken or kicked. -ENOENT when no port is bound (the event is lost, as on Xen).
+long evtchn_send_virq(Vcpu& vcpu, u32 virq);
 
 }  // namespace hv::pv

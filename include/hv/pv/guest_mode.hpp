@@ -32,6 +32,11 @@ void load_user_gs_selector(Vcpu& vcpu, u16 selector);
 // The hardware CR0.TS while this vCPU runs: set, the guest's next FPU/SSE instruction raises #NM.
 void write_hardware_ts(Vcpu& vcpu, bool set);
 
+// `selector` if it loads as a data selector at CPL 3 against the live GDT, else 0 (null).
+u16 user_selector_or_null(u16 selector);
+// Writes vcpu_info.time of `vcpu` (system time scale) for the guest's clock.
+void publish_vcpu_time(Vcpu& vcpu);
+
 // shared_info.arch.max_pfn, which the guest itself maintains (XENMEM_maximum_gpfn reads it).
 u64 read_guest_max_pfn(Vcpu& vcpu);
 
@@ -52,11 +57,14 @@ bool evtchn_selector_test_and_set(Domain& domain, unsigned vcpu_id, unsigned wor
 bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id);
 u8 read_upcall_pending(Vcpu& vcpu);
 
-// Halts this pCPU (interrupts enabled only inside HLT) until vcpu.wake is true. A sender sets it
-// and then calls kick_vcpu.
-void wait_for_wake(Vcpu& vcpu);
-// Makes the pCPU running `vcpu`, if that is another pCPU, notice new events: the wakeup IPI
-// leaves HLT or the guest, and the return to the guest delivers a pending upcall.
+// The running vCPU asks to block (SCHEDOP_block/poll): at its next exit to the guest the
+// scheduler deschedules it unless vcpu.wake was set meanwhile. A sender sets vcpu.wake and then
+// calls kick_vcpu, which wakes a blocked vCPU (no lost wake-up: see sched.cpp).
+void block_vcpu(Vcpu& vcpu);
+// Makes `vcpu` notice new events: wakes it if blocked; if it runs on another pCPU, a wakeup IPI
+// makes that pCPU deliver the upcall on its return to the guest.
 void kick_vcpu(Vcpu& vcpu);
+// Xen system time: nanoseconds since boot (the TSC scaled as vcpu_info.time says).
+u64 system_time_ns();
 
 }  // namespace hv::pv

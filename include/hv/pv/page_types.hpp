@@ -162,6 +162,8 @@ class PageTypeEngine {
     // refusals (InvalidArgument); and whether `table` is currently an L1 of this domain.
     [[nodiscard]] Result<Mfn> l1_for_va(Mfn root, Vaddr va) const;
     bool is_l1_table(Mfn table) const;
+    // Whether `table` is currently an L4 of this domain (a change to it needs a root resync).
+    bool is_l4_table(Mfn table) const;
 
     DomainId domain() const { return domain_; }
 

@@ -45,7 +45,7 @@ inline constexpr unsigned kHypercallStubSize = 32;
 enum Errno : long {
     kEPERM = 1, kENOENT = 2, kESRCH = 3, kEINTR = 4, kEIO = 5, kE2BIG = 7, kEAGAIN = 11, kENOMEM = 12,
     kEACCES = 13, kEFAULT = 14, kEBUSY = 16, kEEXIST = 17, kENODEV = 19, kEINVAL = 22, kENOSPC = 28,
-    kEDOM = 33, kERANGE = 34, kENOSYS = 38, kEILSEQ = 84, kEOPNOTSUPP = 95,
+    kEDOM = 33, kERANGE = 34, kENOSYS = 38, kETIME = 62, kEILSEQ = 84, kEOPNOTSUPP = 95,
 };
 
 // console_io commands.
@@ -717,5 +717,67 @@ static_assert(sizeof(GnttabCacheFlush) == 16);
 inline constexpr std::uint32_t kGnttabCacheInval = 1u << 0;
 inline constexpr std::uint32_t kGnttabCacheClean = 1u << 1;
 inline constexpr std::uint32_t kGnttabCacheSourceGref = 1u << 31;
+
+// vcpu_op (24) commands and arguments. [pv-abi.md §3.15; Xen ABI xen/include/public/vcpu.h]
+inline constexpr unsigned kVcpuOpInitialise = 0;
+inline constexpr unsigned kVcpuOpUp = 1;
+inline constexpr unsigned kVcpuOpDown = 2;
+inline constexpr unsigned kVcpuOpIsUp = 3;
+inline constexpr unsigned kVcpuOpSetPeriodicTimer = 6;
+inline constexpr unsigned kVcpuOpStopPeriodicTimer = 7;
+inline constexpr unsigned kVcpuOpSetSingleshotTimer = 8;
+inline constexpr unsigned kVcpuOpStopSingleshotTimer = 9;
+inline constexpr std::uint32_t kVcpuSshotTmrFuture = 1;  // -ETIME if the deadline has passed
+
+struct VcpuSetPeriodicTimer {
+    std::uint64_t period_ns;
+};
+struct VcpuSetSingleshotTimer {
+    std::uint64_t timeout_abs_ns;  // Xen system time
+    std::uint32_t flags;
+    std::uint32_t pad;
+};
+static_assert(sizeof(VcpuSetSingleshotTimer) == 16);
+
+// struct cpu_user_regs (64-bit): the guest registers inside vcpu_guest_context.
+struct CpuUserRegs {
+    std::uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
+    std::uint32_t error_code, entry_vector;
+    std::uint64_t rip;
+    std::uint16_t cs, pad0[1];
+    std::uint8_t saved_upcall_mask, pad1[3];
+    std::uint64_t rflags, rsp;
+    std::uint16_t ss, pad2[3];
+    std::uint16_t es, pad3[3];
+    std::uint16_t ds, pad4[3];
+    std::uint16_t fs, pad5[3];
+    std::uint16_t gs, pad6[3];
+};
+static_assert(sizeof(CpuUserRegs) == 200 && offsetof(CpuUserRegs, rip) == 0x80 && offsetof(CpuUserRegs, ss) == 0xa0);
+
+inline constexpr std::uint64_t kVgcfI387Valid = 1u << 0;
+inline constexpr std::uint64_t kVgcfInKernel = 1u << 2;
+inline constexpr std::uint64_t kVgcfFailsafeDisablesEvents = 1u << 3;
+inline constexpr std::uint64_t kVgcfSyscallDisablesEvents = 1u << 4;
+
+struct VcpuGuestContext {
+    std::uint8_t fpu_ctxt[512];
+    std::uint64_t flags;
+    CpuUserRegs user_regs;
+    TrapInfo trap_ctxt[256];
+    std::uint64_t ldt_base, ldt_ents;
+    std::uint64_t gdt_frames[16];
+    std::uint64_t gdt_ents;
+    std::uint64_t kernel_ss, kernel_sp;
+    std::uint64_t ctrlreg[8];
+    std::uint64_t debugreg[8];
+    std::uint64_t event_callback_eip, failsafe_callback_eip, syscall_callback_eip;
+    std::uint64_t vm_assist;
+    std::uint64_t fs_base, gs_base_kernel, gs_base_user;
+};
+static_assert(offsetof(VcpuGuestContext, user_regs) == 0x208 && offsetof(VcpuGuestContext, trap_ctxt) == 0x2d0);
+static_assert(offsetof(VcpuGuestContext, ldt_base) == 0x12d0 && offsetof(VcpuGuestContext, gdt_ents) == 0x1360);
+static_assert(offsetof(VcpuGuestContext, ctrlreg) == 0x1378 && offsetof(VcpuGuestContext, event_callback_eip) == 0x13f8);
+static_assert(offsetof(VcpuGuestContext, fs_base) == 0x1418 && sizeof(VcpuGuestContext) == 0x1430);
 
 }  // namespace xen

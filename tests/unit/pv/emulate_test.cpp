@@ -16,7 +16,7 @@ constexpr u64 kCode = 0x500000;
 
 struct EmulateTest : ::testing::Test {
     Domain domain{};
-    Vcpu& vcpu = domain.vcpu0;
+    Vcpu& vcpu = domain.vcpus[0];
     arch::TrapFrame regs{};
     void SetUp() override {
         vcpu.domain = &domain;

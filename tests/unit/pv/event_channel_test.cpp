@@ -33,8 +33,8 @@ struct EventChannelTest : ::testing::Test {
     // Heap-allocated: a Domain holds its whole port table.
     std::unique_ptr<Domain> d1 = std::make_unique<Domain>();
     std::unique_ptr<Domain> d2 = std::make_unique<Domain>();
-    Vcpu& v1 = d1->vcpu0;
-    Vcpu& v2 = d2->vcpu0;
+    Vcpu& v1 = d1->vcpus[0];
+    Vcpu& v2 = d2->vcpus[0];
 
     void SetUp() override {
         init(*d1, 1);
@@ -51,8 +51,9 @@ struct EventChannelTest : ::testing::Test {
         domain.id = id;
         domain.state = DomainState::Running;
         std::strcpy(domain.name, "t");
-        domain.vcpu0.domain = &domain;
-        domain.vcpu0.kernel_mode = true;
+        domain.vcpus[0].domain = &domain;
+        domain.vcpu_count = 1;
+        domain.vcpus[0].kernel_mode = true;
     }
 
     static xen::SharedInfo& shared(const Domain& domain) { return test::fake_shared_info(domain); }
@@ -546,39 +547,42 @@ TEST_F(UpcallTest, BlockWithPendingEventReturnsAtOnce) {
     raise();
     EXPECT_EQ(hypercall(v1, xen::kSchedOp, xen::kSchedOpBlock), 0);
     EXPECT_EQ(test::fake_vcpu_platform().upcall_mask, 0);
-    EXPECT_EQ(test::fake_event_platform().waits, 0u);
+    EXPECT_TRUE(test::fake_event_platform().blocks.empty());
     EXPECT_TRUE(upcall_deliverable(v1));
 }
 
-// Without one, block waits until another domain's send raises the upcall.
+// Without one, block asks the scheduler to block; another domain's send then raises the upcall,
+// sets wake and kicks the blocked vCPU (which wakes it).
 TEST_F(EventChannelTest, BlockWaitsForAnEvent) {
     const auto [local, remote] = connect();
-    test::fake_event_platform().on_wait = [&, remote = remote](Vcpu& waiter) {
-        EXPECT_EQ(&waiter, &v2);
-        EXPECT_EQ(evtchn_send(v1, local), 0);
-        (void)remote;
-    };
+    acknowledge(*d2);
+    v2.wake = true;  // a stale wake from before must not end the block
     EXPECT_EQ(sched_block(v2), 0);
-    EXPECT_EQ(test::fake_event_platform().waits, 1u);
-    EXPECT_EQ(upcall_pending(*d2), 1);
+    ASSERT_EQ(test::fake_event_platform().blocks.size(), 1u);
+    EXPECT_EQ(test::fake_event_platform().blocks[0], &v2);
+    EXPECT_FALSE(v2.wake);
     EXPECT_EQ(test::fake_vcpu_platform().upcall_mask, 0);
+    test::fake_event_platform().kicks.clear();
+    EXPECT_EQ(evtchn_send(v1, local), 0);
+    EXPECT_TRUE(v2.wake);
+    ASSERT_EQ(test::fake_event_platform().kicks.size(), 1u);
+    EXPECT_EQ(test::fake_event_platform().kicks[0], &v2);
+    EXPECT_EQ(upcall_pending(*d2), 1);
+    (void)remote;
 }
 
-// A wake that raised nothing for us (a masked port) sends block back to waiting.
-TEST_F(EventChannelTest, BlockIgnoresWakesWithoutUpcall) {
+// A masked port raises no upcall, so it neither wakes nor kicks a blocked vCPU.
+TEST_F(EventChannelTest, BlockIgnoresMaskedEvents) {
     const auto [local, remote] = connect();
+    acknowledge(*d2);
     set_mask(*d2, remote);
-    test::fake_event_platform().on_wait = [&, local = local, remote = remote](Vcpu& waiter) {
-        if (test::fake_event_platform().waits == 1) {
-            waiter.wake = true;  // a stray wake
-            return;
-        }
-        EXPECT_EQ(evtchn_unmask(v2, remote), 0);  // stands in for another sender
-        (void)local;
-    };
-    ASSERT_EQ(evtchn_send(v1, local), 0);  // pending but masked: no upcall
     EXPECT_EQ(sched_block(v2), 0);
-    EXPECT_EQ(test::fake_event_platform().waits, 2u);
+    test::fake_event_platform().kicks.clear();
+    ASSERT_EQ(evtchn_send(v1, local), 0);  // pending but masked: no upcall
+    EXPECT_FALSE(v2.wake);
+    EXPECT_TRUE(test::fake_event_platform().kicks.empty());
+    EXPECT_EQ(evtchn_unmask(v2, remote), 0);  // the upcall it missed
+    EXPECT_TRUE(v2.wake);
 }
 
 // ---- SCHEDOP_poll ----
@@ -624,7 +628,7 @@ TEST_F(PollTest, ChecksPortsInOrder) {
     set_ports({40, static_cast<u32>(ipi)});
     EXPECT_EQ(poll(2, 0), -xen::kEINVAL) << "the bad port comes first";
     EXPECT_EQ(poll(2, 0, kXenArea), -xen::kEFAULT);
-    EXPECT_EQ(test::fake_event_platform().waits, 0u);
+    EXPECT_TRUE(test::fake_event_platform().blocks.empty());
 }
 
 // A deliverable upcall ends the poll at once, before the ports are even read.
@@ -637,18 +641,30 @@ TEST_F(PollTest, DeliverableUpcallReturnsAtOnce) {
     EXPECT_EQ(poll(1, 0, kUnmapped), 0);
 }
 
-// No timer yet: a non-zero timeout counts as passed; nr_ports 0 polls nothing.
-TEST_F(PollTest, TimeoutReturnsAtOnce) {
+// A timeout already passed ends the poll at once; nr_ports 0 polls nothing.
+TEST_F(PollTest, PassedTimeoutReturnsAtOnce) {
     const long ipi = bind_ipi(v1);
     set_ports({static_cast<u32>(ipi)});
+    test::fake_event_platform().now_ns = 5000;
     EXPECT_EQ(poll(1, 1), 0);
     EXPECT_EQ(poll(0, 1), 0);
-    EXPECT_EQ(poll(1, ~u64{0}), 0);
-    EXPECT_EQ(test::fake_event_platform().waits, 0u);
+    EXPECT_EQ(poll(1, 5000), 0);
+    EXPECT_TRUE(test::fake_event_platform().blocks.empty());
     EXPECT_EQ(v1.poll_port, 0);
 }
 
-// Without a timeout the poll waits; a send to the one polled port (even masked) wakes it.
+// A future timeout blocks with the deadline recorded for the scheduler's timer.
+TEST_F(PollTest, FutureTimeoutBlocksWithDeadline) {
+    const long ipi = bind_ipi(v1);
+    set_ports({static_cast<u32>(ipi)});
+    test::fake_event_platform().now_ns = 5000;
+    EXPECT_EQ(poll(1, 9000), 0);
+    ASSERT_EQ(test::fake_event_platform().blocks.size(), 1u);
+    EXPECT_EQ(v1.poll_deadline, 9000u);
+    EXPECT_EQ(v1.poll_port, ipi);
+}
+
+// Without a timeout the poll blocks; a send to the one polled port (even masked) wakes it.
 TEST_F(PollTest, WaitsForThePolledPort) {
     const long remote = alloc_unbound(v2, 1);
     const long local = bind(v1, 2, static_cast<u32>(remote));
@@ -656,14 +672,12 @@ TEST_F(PollTest, WaitsForThePolledPort) {
     test::fake_event_platform().kicks.clear();
     set_mask(*d1, static_cast<u32>(local));
     set_ports({static_cast<u32>(local)});
-    test::fake_event_platform().on_wait = [&](Vcpu& waiter) {
-        EXPECT_EQ(waiter.poll_port, local) << "one port: only it wakes the poller";
-        EXPECT_FALSE(waiter.wake);
-        EXPECT_EQ(evtchn_send(v2, static_cast<u32>(remote)), 0);
-    };
     EXPECT_EQ(poll(1, 0), 0);
-    EXPECT_EQ(test::fake_event_platform().waits, 1u);
-    EXPECT_EQ(v1.poll_port, 0);
+    ASSERT_EQ(test::fake_event_platform().blocks.size(), 1u);
+    EXPECT_EQ(v1.poll_port, local) << "one port: only it wakes the poller";
+    EXPECT_FALSE(v1.wake);
+    EXPECT_EQ(evtchn_send(v2, static_cast<u32>(remote)), 0);
+    EXPECT_TRUE(v1.wake);
     ASSERT_EQ(test::fake_event_platform().kicks.size(), 1u);
     EXPECT_EQ(test::fake_event_platform().kicks[0], &v1);
 }
@@ -675,12 +689,10 @@ TEST_F(PollTest, SeveralPortsWakeOnAnyEvent) {
     const long other = bind_ipi(v1);
     set_mask(*d1, static_cast<u32>(other));
     set_ports({static_cast<u32>(a), static_cast<u32>(b)});
-    test::fake_event_platform().on_wait = [&](Vcpu& waiter) {
-        EXPECT_EQ(waiter.poll_port, -1);
-        EXPECT_EQ(evtchn_send(v1, static_cast<u32>(other)), 0);
-    };
     EXPECT_EQ(poll(2, 0), 0);
-    EXPECT_EQ(test::fake_event_platform().waits, 1u);
+    EXPECT_EQ(v1.poll_port, -1);
+    EXPECT_EQ(evtchn_send(v1, static_cast<u32>(other)), 0);
+    EXPECT_TRUE(v1.wake);
 }
 
 // A poller of one port is not woken by a masked event on another port.

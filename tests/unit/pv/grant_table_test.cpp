@@ -79,7 +79,7 @@ struct GrantTableTest : ::testing::Test {
     // Heap-allocated: a Domain holds its whole grant table.
     std::unique_ptr<Domain> d1 = std::make_unique<Domain>();
     std::unique_ptr<Domain> d2 = std::make_unique<Domain>();
-    Vcpu& vcpu = d1->vcpu0;
+    Vcpu& vcpu = d1->vcpus[0];
 
     void SetUp() override {
         test::fake_domain_mm() = {};
@@ -114,8 +114,9 @@ struct GrantTableTest : ::testing::Test {
         domain.id = id;
         domain.state = DomainState::Running;
         std::strcpy(domain.name, "t");
-        domain.vcpu0.domain = &domain;
-        domain.vcpu0.kernel_mode = true;
+        domain.vcpus[0].domain = &domain;
+        domain.vcpu_count = 1;
+        domain.vcpus[0].kernel_mode = true;
         Mfn frames[kGrantFrames], status[kGrantStatusFrames];
         for (unsigned i = 0; i < kGrantFrames; ++i) frames[i] = Mfn(first_frame + i);
         status[0] = Mfn(first_frame + kGrantFrames);

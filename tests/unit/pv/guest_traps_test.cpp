@@ -23,7 +23,7 @@ constexpr u64 kCode = 0x100000;
 
 struct GuestTrapsTest : ::testing::Test {
     Domain domain{};
-    Vcpu& vcpu = domain.vcpu0;
+    Vcpu& vcpu = domain.vcpus[0];
     arch::TrapFrame regs{};
 
     void SetUp() override {

@@ -22,12 +22,13 @@ struct HypercallTest : ::testing::Test {
         domain.id = 3;
         domain.state = DomainState::Running;
         std::strcpy(domain.name, "t");
-        domain.vcpu0.domain = &domain;
-        domain.vcpu0.kernel_mode = true;
+        domain.vcpus[0].domain = &domain;
+        domain.vcpu_count = 1;
+        domain.vcpus[0].kernel_mode = true;
         test::take_console_output();
     }
     long call(u64 number, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
-        return do_hypercall(domain.vcpu0, number, HypercallArgs{{a1, a2, a3, 0, 0}});
+        return do_hypercall(domain.vcpus[0], number, HypercallArgs{{a1, a2, a3, 0, 0}});
     }
     void put_string(u64 va, const std::string& text) {
         test::fake_guest_memory().map(va, std::vector<u8>(text.begin(), text.end()));

@@ -36,6 +36,8 @@ Result<void, const char*> asi_create_vcpu_roots(pv::Vcpu& vcpu);
 u64 asi_load_root(pv::Vcpu& vcpu);
 // Switch-in on `cpu`: points slot 261 of the shadows at that pCPU's windows (if it moved).
 void asi_switch_in(pv::Vcpu& vcpu, unsigned cpu);
+// Re-copies the guest slots of both shadows from the vCPU's guest L4s (a root-resync request).
+void asi_resync(pv::Vcpu& vcpu);
 // The page-type engine wrote `value` into entry `index` of guest L4 `l4`.
 void asi_l4_entry_written(Mfn l4, unsigned index, u64 value);
 

@@ -8,8 +8,8 @@ struct Domain;
 
 namespace hv::arch {
 
-// Audits every vCPU root of `domains` and every pCPU's idle root and prints the audit protocol.
-// `domain_cpu[i]`: the pCPU domain i ran on (used when its vCPU never recorded one).
-void run_isolation_audit(const pv::Domain* domains, unsigned domain_count, const unsigned* domain_cpu);
+// Audits the roots of every vCPU that ran (on the pCPU it last ran on) and every pCPU's idle
+// root, and prints the audit protocol.
+void run_isolation_audit();
 
 }  // namespace hv::arch

@@ -17,5 +17,10 @@ void lapic_eoi();
 // Fixed-delivery IPI with `vector` to one APIC ID; INIT and STARTUP use their own commands.
 void lapic_send_ipi(u8 apic_id, u32 command);
 void lapic_send_fixed_ipi(u8 apic_id, u8 vector);
+// The LAPIC timer (divide by 16): a masked one-shot from 2^32-1 (calibration reads it counting
+// down), and the periodic tick.
+void lapic_timer_oneshot_max();
+u32 lapic_timer_current();
+void lapic_timer_periodic(u8 vector, u32 count);
 
 }  // namespace hv::arch

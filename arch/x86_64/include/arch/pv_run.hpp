@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 // Running PV guests: entry from a guest (SYSCALL or exception), and the loop that runs domains.
 //
-// Until the scheduler exists (issue 4) each pCPU runs one vCPU at a time to completion: the
-// boot CPU builds every domain from the boot modules, then runs them one after another. While a
-// guest runs, its registers live in the TrapFrame at the top of the pCPU's primary stack.
+// The boot CPU builds every domain from the boot modules; then every pCPU runs the scheduler
+// (sched.hpp). While a guest runs, its registers live in the TrapFrame at the top of the pCPU's
+// primary stack; while it does not, in its Vcpu.
 #pragma once
 
 #include "arch/trap_frame.hpp"
 #include "hv/boot/multiboot.hpp"
+
+namespace hv::pv {
+struct Vcpu;
+}
 
 namespace hv::arch {
 
@@ -28,6 +32,18 @@ void handle_guest_interrupt(TrapFrame& frame);
 [[noreturn]] void run_domains_on_ap();
 
 const char* exception_name(u64 vector);
+
+// A vCPU's CPU state leaves the pCPU (x87/SSE, segment bases and selectors into its Vcpu); its
+// page tables stay loaded until another vCPU is loaded (the lazy switch).
+void save_vcpu_state(pv::Vcpu& vcpu);
+// THE function that loads a vCPU's address space and CPU state onto this pCPU (CR3 through
+// pv::reload_guest_root, TLB, GDT, CR0.TS, x87/SSE, selectors, segment bases; loaded_vcpu).
+void load_vcpu(pv::Vcpu& vcpu);
+// Runs `vcpu` on this pCPU (already Running there for the scheduler): load_vcpu unless its
+// state is still loaded here (lazy switch back), then into the guest.
+[[noreturn]] void run_vcpu(pv::Vcpu& vcpu);
+// For the statistics: one switch to a vCPU, lazy or not (sched.cpp).
+void note_switch(bool lazy);
 
 // Our IRETQ back into a guest faulted on the guest's own selectors: the guest gets #GP at the
 // state it tried to return to (or is crashed without a handler), then runs on.

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// The scheduler on the real machine (sched.cpp): per-pCPU run queues (hv/sched/scheduler.hpp)
+// under one lock, the idle vCPU of each pCPU, time-slice preemption from the LAPIC timer, guest
+// timers, and the two per-pCPU records every switch keeps:
+//
+//   running_vcpu(cpu)  the vCPU the scheduler runs there (nullptr: the idle vCPU)
+//   loaded_vcpu(cpu)   the vCPU whose page tables (CR3) and CPU state are loaded there
+//
+// They differ only while the pCPU is idle after a vCPU ran (the lazy switch: idle keeps the last
+// vCPU's tables and state loaded, so switching back to it costs nothing), and for the few
+// instructions of a switch in pv_run.cpp's load_vcpu. Flushes, kicks and the fast paths use
+// loaded_vcpu: a pCPU's TLB only ever holds translations of its loaded vCPU.
+#pragma once
+
+#include "arch/trap_frame.hpp"
+#include "hv/core/types.hpp"
+
+namespace hv::pv {
+struct Domain;
+struct Vcpu;
+}  // namespace hv::pv
+
+namespace hv::arch {
+
+inline constexpr u64 kTickNs = 1'000'000;     // LAPIC timer period: guest timers' resolution
+inline constexpr unsigned kSliceTicks = 4;    // time slice: 4 ms
+
+pv::Vcpu* running_vcpu(unsigned cpu);
+pv::Vcpu* loaded_vcpu(unsigned cpu);
+// Only load_vcpu (pv_run.cpp) and the flush handler's lazy drop change the loaded record.
+void set_loaded_vcpu(unsigned cpu, pv::Vcpu* vcpu);
+
+// Domains and vCPUs of this boot (pv_run.cpp owns the array).
+unsigned domain_total();
+pv::Domain& domain_at(unsigned index);
+// Whether the `audit` option asked for the isolation audit at the end of the run.
+bool audit_requested();
+
+// Starts the scheduler on this pCPU: the boot CPU first puts every domain's vCPU 0 in a queue.
+void sched_init_boot(unsigned online_cpus);
+[[noreturn]] void sched_start_cpu();
+
+// The running vCPU, whose registers are in vcpu.regs, leaves the pCPU: it blocks, yields, is
+// preempted or has ended; the scheduler picks the next vCPU (maybe the same) or goes idle.
+[[noreturn]] void schedule(pv::Vcpu& prev);
+// Whether the running vCPU must go through schedule() before returning to its guest.
+bool must_reschedule(pv::Vcpu& vcpu);
+
+// The LAPIC timer interrupt: guest timers, poll timeouts and the time slice.
+void sched_tick(bool from_guest);
+
+// Counters for the end-of-run report and tests.
+struct SchedStats {
+    u64 switches, lazy_switches, migrations, preemptions;
+};
+SchedStats sched_stats();
+
+}  // namespace hv::arch
