@@ -39,4 +39,20 @@ Status parse_cpu_list(cmdline::Token value, void* target) {
     return Status::Ok;
 }
 
+Status parse_pin_list(cmdline::Token value, void* target) {
+    PinList pins{};
+    usize i = 0;
+    while (i < value.size) {
+        const Optional<unsigned> cpu = number(value.data, value.size, i);
+        if (!cpu || pins.count == sizeof pins.cpu) return Status::InvalidArgument;
+        pins.cpu[pins.count++] = static_cast<u8>(cpu.value());
+        if (i == value.size) break;
+        if (value.data[i] != ',' || i + 1 == value.size) return Status::InvalidArgument;
+        ++i;
+    }
+    if (pins.count == 0) return Status::InvalidArgument;
+    *static_cast<PinList*>(target) = pins;
+    return Status::Ok;
+}
+
 }  // namespace hv::sched

@@ -39,12 +39,14 @@ struct ModuleOptions {
     u64 mem_bytes = 32 * MiB;
     u64 vcpus = 1;
     u32 cpus = 0;  // affinity of every vCPU (bit per pCPU); 0 = any
+    sched::PinList pins{};  // pin=: vCPU i on pCPU pins.cpu[i]
     cmdline::Token guest_cmdline{};
 };
 
 // A local wrapper: the image is position-independent, and the address of a function in this
 // file needs no GOT entry (the linker cannot relax one).
 Status parse_cpus(cmdline::Token value, void* target) { return sched::parse_cpu_list(value, target); }
+Status parse_pins(cmdline::Token value, void* target) { return sched::parse_pin_list(value, target); }
 
 // Splits "PATH opts -- guest args" and parses the Isola options.
 Result<ModuleOptions, const char*> parse_module_cmdline(const char* text) {
@@ -66,8 +68,9 @@ Result<ModuleOptions, const char*> parse_module_cmdline(const char* text) {
         {"mem", cmdline::Kind::Size, &options.mem_bytes},
         {"vcpus", cmdline::Kind::UInt, &options.vcpus},
         {"cpus", cmdline::Kind::Custom, &options.cpus, parse_cpus},
+        {"pin", cmdline::Kind::Custom, &options.pins, parse_pins},
     };
-    if (!cmdline::parse({text, split}, table, 4, cmdline::SkipFirst::Yes).ok()) return BuildError{"bad module option"};
+    if (!cmdline::parse({text, split}, table, 5, cmdline::SkipFirst::Yes).ok()) return BuildError{"bad module option"};
     if (options.vcpus == 0 || options.vcpus > pv::kMaxVcpus) return BuildError{"vcpus= must be 1-8"};
     return options;
 }
@@ -289,7 +292,7 @@ void init_vcpus(pv::Domain& d, const ModuleOptions& options) {
         vcpu.domain = &d;
         vcpu.id = id;
         vcpu.sched.owner = &vcpu;
-        vcpu.sched.affinity = options.cpus;
+        vcpu.sched.affinity = id < options.pins.count ? 1u << options.pins.cpu[id] : options.cpus;
         pv::reset_fxsave_area(vcpu.fxsave_area);
     }
 }

@@ -91,4 +91,12 @@ class Scheduler {
 // Bad: empty, junk, a pCPU >= kMaxCpus, a reversed range.
 Status parse_cpu_list(cmdline::Token value, void* target);
 
+// pin=: one pCPU per vCPU in order ("0,1": vCPU 0 on pCPU 0, vCPU 1 on pCPU 1); vCPUs beyond the
+// list keep cpus=. Parsed into a PinList at `target`.
+struct PinList {
+    u8 cpu[8];
+    u8 count;
+};
+Status parse_pin_list(cmdline::Token value, void* target);
+
 }  // namespace hv::sched

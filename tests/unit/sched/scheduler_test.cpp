@@ -141,5 +141,16 @@ TEST(CpuList, Parses) {
     EXPECT_EQ(cpus("0001"), 0u) << "at most 3 digits, and still below 8";
 }
 
+TEST(PinList, Parses) {
+    PinList pins{};
+    EXPECT_EQ(parse_pin_list(cmdline::Token{"0,1,1", 5}, &pins), Status::Ok);
+    ASSERT_EQ(pins.count, 3u);
+    EXPECT_EQ(pins.cpu[0], 0u);
+    EXPECT_EQ(pins.cpu[2], 1u);
+    EXPECT_EQ(parse_pin_list(cmdline::Token{"0,", 2}, &pins), Status::InvalidArgument);
+    EXPECT_EQ(parse_pin_list(cmdline::Token{"9", 1}, &pins), Status::InvalidArgument);
+    EXPECT_EQ(parse_pin_list(cmdline::Token{"0,1,2,3,4,5,6,7,0", 17}, &pins), Status::InvalidArgument) << "9 entries";
+}
+
 }  // namespace
 }  // namespace hv::sched
