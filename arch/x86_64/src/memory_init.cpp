@@ -344,7 +344,8 @@ u64 vmap(Maddr maddr, u64 size_bytes, mm::Attrs attrs) {
     const u64 size = align_up(size_bytes + offset, kPageSize);
     HvPageTable root(env, summary.idle_root);
     attrs.global = true;
-    if (next_va + size > kVmapBase + region("vmap").size ||
+    // Only the vmap's first GiB has an L2 that every per-pCPU L3 shares (build_idle_root).
+    if (next_va + size > kVmapBase + GiB ||
         !root.map(Vaddr(next_va), Maddr(align_down(maddr.raw(), kPageSize)), size, attrs, mm::PageSize::k4K).ok())
         panic(__FILE__, __LINE__, "cannot map into the vmap region");
     const u64 va = next_va + offset;

@@ -124,6 +124,13 @@ void save_vcpu_state(pv::Vcpu& vcpu) {
 // here is complete). With asi vcpu-pt the CR3 is the vCPU's own shadow root (asi_roots.hpp).
 void load_vcpu(pv::Vcpu& vcpu) {
     const unsigned cpu = current_cpu_index();
+    // With per-vCPU roots, first leave the root this pCPU may still hold lazily: once loaded_vcpu
+    // no longer names its vCPU, another pCPU may load that vCPU and repoint its slot 261 at its
+    // own windows, and this pCPU's stacks would vanish under it.
+    if (asi_policy().vcpu_pt) {
+        load_cpu_gdt(cpu);
+        write_cr3(cpu_idle_root(cpu).maddr().raw());
+    }
     // loaded_vcpu first, CR3 second: a shootdown sender that reads loaded_vcpu before this store
     // made its page-table change before our CR3 load, so we walk the new entries; one that reads
     // it after sends us its flush. This is the only window where running != loaded on a switch.

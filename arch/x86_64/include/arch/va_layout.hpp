@@ -11,7 +11,7 @@
 //   257      ffff808000000000    512G  (gap)                   reserved (Xen: PCI mmconfig)
 //   258      ffff810000000000    512G  linear_pt    PerVcpu    self-map of the loaded root
 //   259      ffff818000000000    512G  (gap)                   reserved (Xen: shadow linear)
-//   260      ffff820000000000    512G  perdomain    PerDomain  GDT/LDT, mapcache, per-vCPU data
+//   260      ffff820000000000    512G  perdomain    PerDomain  per-vCPU GDT/LDT windows, shared_info (below)
 //   261      ffff828000000000    256G  m2p          Global     read-write M2P
 //            ffff82c000000000     64G  vmap         Global     MMIO mappings (LAPIC, ...)
 //            ffff82d000000000      1G  cpu_stacks   PerCpu     per-pCPU stacks and IST stacks, guarded
@@ -53,7 +53,7 @@ inline constexpr Region kLayout[] = {
     {"(gap)", 0xffff808000000000, 512 * GiB, IsolationClass::Gap, "reserved (Xen: PCI mmconfig)"},
     {"linear_pt", 0xffff810000000000, 512 * GiB, IsolationClass::PerVcpu, "self-map of the loaded root"},
     {"(gap)", 0xffff818000000000, 512 * GiB, IsolationClass::Gap, "reserved (Xen: shadow linear)"},
-    {"perdomain", 0xffff820000000000, 512 * GiB, IsolationClass::PerDomain, "GDT/LDT, mapcache, per-vCPU data"},
+    {"perdomain", 0xffff820000000000, 512 * GiB, IsolationClass::PerDomain, "per-vCPU GDT/LDT windows, shared_info"},
     {"m2p", 0xffff828000000000, 256 * GiB, IsolationClass::Global, "read-write M2P"},
     {"vmap", 0xffff82c000000000, 64 * GiB, IsolationClass::Global, "MMIO mappings (LAPIC, ...)"},
     {"cpu_stacks", 0xffff82d000000000, 1 * GiB, IsolationClass::PerCpu, "per-pCPU stacks, IST stacks, guards"},
@@ -109,9 +109,10 @@ constexpr u64 cpu_ist_stack_base(unsigned cpu, unsigned ist_index) {
     return cpu_primary_stack_base(cpu) + kPrimaryStackSize + kPageSize + ist_index * (kIstStackSize + kPageSize);
 }
 
-// Per-pCPU GDT window: pages 0-13 are the guest's GDT frames (an all-zero page until the guest
-// installs its own), page 14 is Xen's reserved page with the hypervisor's and the flat ring-3
-// descriptors, page 15 an unmapped guard. [pv-abi.md §1.10]
+// Per-pCPU GDT window, the pCPU's own GDT while no vCPU's window is loaded: pages 0-13 show one
+// all-zero page (guests' GDT frames live in their vCPU windows in slot 260), page 14 is Xen's
+// reserved page with the hypervisor's and the flat ring-3 descriptors, page 15 an unmapped guard.
+// [pv-abi.md §1.10]
 inline constexpr u64 kGdtWindowSize = 16 * kPageSize;
 inline constexpr unsigned kGdtReservedPage = 14;
 constexpr u64 cpu_gdt_base(unsigned cpu) { return kCpuGdtBase + cpu * kCpuWindowStride; }
