@@ -88,12 +88,12 @@ void handle_guest_exception(Vcpu& vcpu, arch::TrapFrame& regs, u64 cr2) {
     Optional<u64> error_code;
     if (vector_has_error_code(vector)) error_code = regs.error_code;
     if (vector == kVectorPf && cr2 >= xen::kHypervisorVirtStart && cr2 < xen::kHypervisorVirtEnd) {
-        // The CPU read the LDT through the hypervisor's window: a lazy mapping, or the guest's
-        // #PF at the LDT's own address. [pv-abi.md §4.5]
-        u64 guest_cr2 = cr2;
-        const LdtFault ldt = handle_ldt_fault(vcpu, cr2, guest_cr2);
-        if (ldt == LdtFault::Fixed) return;
-        cr2 = guest_cr2;
+        // The CPU read the LDT through the hypervisor's window: a lazy mapping, the guest's #PF at
+        // the LDT's own address, or #GP(selector) for a non-canonical one. [pv-abi.md §4.5]
+        const LdtFault ldt = handle_ldt_fault(vcpu, cr2, regs.error_code);
+        if (ldt.kind == LdtFaultKind::Fixed) return;
+        if (ldt.kind == LdtFaultKind::GeneralProtection) return bounce_vector(vcpu, regs, kVectorGp, ldt.value);
+        if (ldt.kind == LdtFaultKind::PageFault) cr2 = ldt.value;
     }
     if (vector == kVectorPf) {
         // The CPU always reports U (a PV kernel runs at CPL 3); the guest must see its own mode.
