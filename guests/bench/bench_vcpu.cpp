@@ -7,14 +7,14 @@
 //                   waits in SCHEDOP_poll with events masked. One iteration is a round trip.
 // A hypervisor without vcpu_op (-ENOSYS) or a domain with one vCPU (-ENOENT) gives `skip`.
 #include "bench.hpp"
-#include "vcpu_abi.hpp"
+#include "hv/pv/xen_abi.hpp"
 
 extern "C" [[noreturn]] void bench_secondary_main();
 
 namespace guest::bench {
 namespace {
 
-using namespace vcpu_abi;
+using namespace xen;  // VCPUOP numbers and vcpu_guest_context (hv/pv/xen_abi.hpp)
 
 constexpr unsigned kSecondary = 1;
 constexpr u64 kWaitRounds = 1'000'000;  // bound on waiting for the other vCPU (yields or polls)

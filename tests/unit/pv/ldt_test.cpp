@@ -40,7 +40,7 @@ constexpr u64 kPfUser = 4, kPfReserved = 8;
 struct LdtTest : ::testing::Test {
     FakePvFrames mem{kFrameCount};
     Domain domain{};
-    Vcpu& vcpu = domain.vcpu0;
+    Vcpu& vcpu = domain.vcpus[0];
     u64 window = 0;
 
     void SetUp() override {
