@@ -90,13 +90,13 @@ void ProtocolPrinter::root_end(const AuditResult& result) {
     const u64 other = t.of(FrameKind::Free) + t.of(FrameKind::Unusable) + t.of(FrameKind::BootModule) +
                       t.of(FrameKind::OutsideRam);
     line("audit: total %s frames=%llu global=%llu percpu=%llu perdomain=%llu pervcpu=%llu guest=%llu other=%llu "
-         "foreign=%llu bad=%llu unusable=%llu bootmod=%llu outside=%llu unreadable=%llu",
+         "foreign=%llu bad=%llu unusable=%llu bootmod=%llu outside=%llu unreadable=%llu free=%llu",
          label_, static_cast<ull>(t.frames), static_cast<ull>(t.of(FrameKind::Global)),
          static_cast<ull>(t.of(FrameKind::PerCpu)), static_cast<ull>(t.of(FrameKind::PerDomain)),
          static_cast<ull>(t.of(FrameKind::PerVcpu)), static_cast<ull>(t.of(FrameKind::Guest)), static_cast<ull>(other),
          static_cast<ull>(t.foreign), static_cast<ull>(t.bad), static_cast<ull>(t.of(FrameKind::Unusable)),
          static_cast<ull>(t.of(FrameKind::BootModule)), static_cast<ull>(t.of(FrameKind::OutsideRam)),
-         static_cast<ull>(t.unreadable_tables));
+         static_cast<ull>(t.unreadable_tables), static_cast<ull>(t.of(FrameKind::Free)));
     ++roots_;
     foreign_ += t.foreign;
     bad_ += t.bad;

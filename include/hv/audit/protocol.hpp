@@ -11,12 +11,12 @@
 //   audit: truncated <label> runs=<N>                           run lines left out (budget)
 //   audit: frame <va> mfn=<hex> <kind> <id> <foreign|bad>       the first findings
 //   audit: total <label> frames=N global=N percpu=N perdomain=N pervcpu=N guest=N other=N
-//                foreign=N bad=N unusable=N bootmod=N outside=N unreadable=N    (one line)
+//                foreign=N bad=N unusable=N bootmod=N outside=N unreadable=N free=N (one line)
 //   audit: end roots=<N> foreign=<N> bad=<N>                    after the last root
 //
 // <last> is inclusive. <kind> and <id> are as in hv/audit/frame_tag.hpp; <id> is "*" on a run
-// that merged several ids. <label> is one word chosen by the caller (e.g. "d1v0"). other = bad +
-// unusable + bootmod + outside. A root section is root, runs, [truncated], frames, total.
+// that merged several ids. <label> is one word chosen by the caller (e.g. "d1v0"). other = free +
+// unusable + bootmod + outside; bad counts the free frames that are a bug (frame_tag.hpp). A root section is root, runs, [truncated], frames, total.
 //
 // Run lines are the walker's runs coalesced once more: adjacent runs with the same kind and
 // verdict merge (ids become "*"), and at most kMaxRunLines are printed per root, so a root

@@ -61,7 +61,7 @@ TEST(AuditProtocol, RootSectionLines) {
         "audit: run ffff830000000000 ffff830000000fff pervcpu d1v1 foreign",
         "audit: frame ffff830000000000 mfn=584 pervcpu d1v1 foreign",
         "audit: total d1v0 frames=3 global=0 percpu=0 perdomain=0 pervcpu=1 guest=2 other=0 foreign=1 bad=0 "
-        "unusable=0 bootmod=0 outside=0 unreadable=0",
+        "unusable=0 bootmod=0 outside=0 unreadable=0 free=0",
         "audit: end roots=1 foreign=1 bad=0",
     };
     EXPECT_EQ(lines, expected);
@@ -118,7 +118,7 @@ TEST(AuditProtocol, LongestTotalFits) {
     out.root_end(result);
     ASSERT_EQ(lines.size(), 2U);
     EXPECT_EQ(lines[0], "audit: root d4294967295v4294967295 subject=d4294967295v4294967295 pcpu=4294967295 asi=on");
-    const std::string suffix = "unreadable=18446744073709551615";
+    const std::string suffix = "unreadable=18446744073709551615 free=2305843009213693951";
     EXPECT_EQ(lines[1].substr(lines[1].size() - suffix.size()), suffix);
 }
 
