@@ -19,15 +19,17 @@ DEFAULT_ITERS = 1000
 
 @dataclass(frozen=True)
 class Shape:
-    """A machine: pCPUs, and the Xen options that give dom0 the vCPUs it needs."""
+    """A machine: pCPUs, the Xen options that give dom0 the vCPUs it needs, and the Isola
+    module options that do the same for the benchmark domain."""
     name: str
     smp: int
     xen_args: tuple[str, ...] = ()
+    isola_module_args: tuple[str, ...] = ()
 
 
 ONE_PCPU = Shape("1 pCPU", 1)
-TWO_VCPUS_ONE_PCPU = Shape("2 vCPUs on 1 pCPU", 1, ("dom0_max_vcpus=2",))
-TWO_VCPUS_TWO_PCPUS = Shape("2 vCPUs on 2 pCPUs", 2, ("dom0_max_vcpus=2", "dom0_vcpus_pin"))
+TWO_VCPUS_ONE_PCPU = Shape("2 vCPUs on 1 pCPU", 1, ("dom0_max_vcpus=2",), ("vcpus=2", "cpus=0"))
+TWO_VCPUS_TWO_PCPUS = Shape("2 vCPUs on 2 pCPUs", 2, ("dom0_max_vcpus=2", "dom0_vcpus_pin"), ("vcpus=2", "pin=0,1"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ class Run:
     def run_argv(self, guest_path: str, timeout: float) -> list[str]:
         """`isola run` arguments. Isola takes module options before `--` and guest
         arguments after it; Xen makes everything after the path dom0's command line."""
-        guest_cmdline = self.guest_args() if self.config.xen else "-- " + self.guest_args()
+        module = " ".join(self.shape.isola_module_args)
+        guest_cmdline = self.guest_args() if self.config.xen else (module + " -- " + self.guest_args()).lstrip()
         argv = ["--no-build", "--icount", "--smp", str(self.shape.smp), "--timeout", f"{timeout:g}"]
         argv += ["--xen"] if self.config.xen else []
         hv_args = list(self.config.hv_args) + (list(self.shape.xen_args) if self.config.xen else [])
