@@ -86,6 +86,12 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
     return {};
 }
 
+bool vcpu_area_loaded(const pv::Vcpu& vcpu) {
+    const u64 entry = *image_env.linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
+    return X86PteFormat::present(mm::Level::Pml4, entry) &&
+           X86PteFormat::address(mm::Level::Pml4, entry).raw() == vcpu.perdomain_l3;
+}
+
 bool domain_area_loaded(const pv::Domain& domain) {
     const u64 entry = *image_env.linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
     if (!X86PteFormat::present(mm::Level::Pml4, entry)) return false;

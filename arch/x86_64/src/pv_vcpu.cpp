@@ -21,6 +21,10 @@ class SharedInfoView {
   public:
     explicit SharedInfoView(Domain& domain)
         : mapping_(arch::domain_area_loaded(domain) ? arch::MappedFrame(0, 0, 0) : arch::map_domain_page(domain.shared_info)) {}
+    // The vCPU's own area decides (one compare): what the hot paths ask about the running vCPU.
+    explicit SharedInfoView(Vcpu& vcpu)
+        : mapping_(arch::vcpu_area_loaded(vcpu) ? arch::MappedFrame(0, 0, 0)
+                                                : arch::map_domain_page(vcpu.domain->shared_info)) {}
     xen::SharedInfo* operator->() const { return get(); }
     xen::SharedInfo* get() const {
         return mapping_.bytes() != nullptr ? mapping_.as<xen::SharedInfo>()
@@ -33,7 +37,7 @@ class SharedInfoView {
 
 template <class Fn>
 void with_vcpu_info(Vcpu& vcpu, Fn&& fn) {
-    const SharedInfoView shared(*vcpu.domain);
+    const SharedInfoView shared(vcpu);
     fn(shared->vcpu_info[vcpu.id]);
 }
 

@@ -42,6 +42,9 @@ u64 perdomain_guest_l4_entry(Mfn l4);
 // Whether the loaded root's slot 260 is `domain`'s area (its L3, or one of its vCPUs'), so
 // kSharedInfoVa shows its shared_info.
 bool domain_area_loaded(const pv::Domain& domain);
+// The same for one vCPU's area (its own L3 with vcpu-pt, else its domain's): one compare, for the
+// hot paths that ask about the running vCPU.
+bool vcpu_area_loaded(const pv::Vcpu& vcpu);
 
 // GDTR on this pCPU's own window: before any CR3 switch, and whenever no vCPU is loaded.
 void load_cpu_gdt(unsigned cpu);
