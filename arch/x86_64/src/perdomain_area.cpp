@@ -20,6 +20,13 @@ constexpr unsigned kLinearSlot = l4_slot_of(kLinearPtBase);
 constexpr unsigned kWindowPages = kVcpuGdtLdtWindow / kPageSize;
 static_assert(kPerdomainSlot == 260 && kLinearSlot == 258);
 
+// The L3 behind slot 260 of the root loaded on this pCPU (its own entry, read through the
+// slot-258 self-map), or 0: the one answer to "whose per-domain area is loaded here".
+u64 loaded_area_l3() {
+    const u64 entry = *reinterpret_cast<const u64*>(mm::linear_entry_va(kLinearSlot, mm::Level::Pml4, kPerdomainBase));
+    return X86PteFormat::present(mm::Level::Pml4, entry) ? X86PteFormat::address(mm::Level::Pml4, entry).raw() : 0;
+}
+
 // Tables come from the hypervisor pool like every other hypervisor page table (class Global:
 // they describe the layout); the frames they map are the guest's and the pCPU's own.
 struct ImageEnv {
@@ -30,11 +37,7 @@ struct ImageEnv {
     void free_page(Mfn) {}
     void invalidate(Vaddr va, mm::Level) { invlpg(va.raw()); }
     // Whose tables are loaded here is what the loaded root's own slot 260 says.
-    bool loaded(const mm::VcpuRef& vcpu) {
-        const u64 entry = *linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
-        return X86PteFormat::present(mm::Level::Pml4, entry) &&
-               X86PteFormat::address(mm::Level::Pml4, entry).mfn() == vcpu.l3;
-    }
+    bool loaded(const mm::VcpuRef& vcpu) { return loaded_area_l3() == vcpu.l3.maddr().raw(); }
     u64* linear_entry(mm::Level level, Vaddr va) {
         return reinterpret_cast<u64*>(mm::linear_entry_va(kLinearSlot, level, va.raw()));
     }
@@ -87,15 +90,13 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
 }
 
 bool vcpu_area_loaded(const pv::Vcpu& vcpu) {
-    const u64 entry = *image_env.linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
-    return X86PteFormat::present(mm::Level::Pml4, entry) &&
-           X86PteFormat::address(mm::Level::Pml4, entry).raw() == vcpu.perdomain_l3;
+    const u64 l3 = loaded_area_l3();
+    return l3 != 0 && l3 == vcpu.perdomain_l3;
 }
 
 bool domain_area_loaded(const pv::Domain& domain) {
-    const u64 entry = *image_env.linear_entry(mm::Level::Pml4, Vaddr(kPerdomainBase));
-    if (!X86PteFormat::present(mm::Level::Pml4, entry)) return false;
-    const u64 l3 = X86PteFormat::address(mm::Level::Pml4, entry).raw();
+    const u64 l3 = loaded_area_l3();
+    if (l3 == 0) return false;
     if (l3 == domain.perdomain_l3) return true;
     for (unsigned v = 0; v < domain.vcpu_count; ++v)
         if (l3 == domain.vcpus[v].perdomain_l3) return true;
