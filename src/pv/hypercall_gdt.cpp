@@ -14,6 +14,12 @@ void drop_frames(PageTypeEngine& engine, const u64* frames, unsigned count) {
     for (unsigned i = 0; i < count; ++i) engine.put_page_and_type(Mfn(frames[i]));
 }
 
+bool same_gdt_frames(const Vcpu& vcpu, const u64* frames, unsigned count) {
+    for (unsigned i = 0; i < count; ++i)
+        if (vcpu.gdt_frames[i] != frames[i]) return false;
+    return true;
+}
+
 }  // namespace
 
 long set_gdt(Vcpu& vcpu, const HypercallArgs& args) {
@@ -29,10 +35,13 @@ long set_gdt(Vcpu& vcpu, const HypercallArgs& args) {
             return -xen::kEINVAL;
         }
     }
+    const bool same_frames = count == vcpu.gdt_frame_count && same_gdt_frames(vcpu, frames, count);
     drop_frames(engine, vcpu.gdt_frames, vcpu.gdt_frame_count);
     for (unsigned i = 0; i < kMaxGdtFrames; ++i) vcpu.gdt_frames[i] = i < count ? frames[i] : 0;
     vcpu.gdt_frame_count = count;
-    load_guest_gdt(vcpu);
+    // The GDT window maps vcpu.gdt_frames from every switch-in and every change on, and GDTR's
+    // base and limit never change: the same frames again leave nothing to remap or reload.
+    if (!same_frames) load_guest_gdt(vcpu);
     return 0;
 }
 

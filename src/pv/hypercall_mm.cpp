@@ -92,7 +92,9 @@ long tlb_op(Vcpu& vcpu, const xen::MmuextOp& op, u32 flags, u64 va) {
     return 0;
 }
 
-long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
+// Pins and roots need the page-type engine; SET_LDT and the TLB ops do not build one.
+long mmuext_page_op(Vcpu& vcpu, const xen::MmuextOp& op) {
+    PageTypeEngine engine = domain_engine(*vcpu.domain);
     const Mfn mfn(op.arg1);
     switch (op.cmd) {
         case xen::kMmuextPinL1Table: return to_errno(engine.pin(mfn, PageType::L1));
@@ -102,6 +104,19 @@ long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
         case xen::kMmuextUnpinTable: return to_errno(engine.unpin(mfn));
         case xen::kMmuextNewBaseptr: return set_root(vcpu, engine, vcpu.kernel_cr3, op.arg1, false);
         case xen::kMmuextNewUserBaseptr: return set_root(vcpu, engine, vcpu.user_cr3, op.arg1, true);
+        default: return -xen::kENOSYS;
+    }
+}
+
+long mmuext_one(Vcpu& vcpu, const xen::MmuextOp& op) {
+    switch (op.cmd) {
+        case xen::kMmuextPinL1Table:
+        case xen::kMmuextPinL2Table:
+        case xen::kMmuextPinL3Table:
+        case xen::kMmuextPinL4Table:
+        case xen::kMmuextUnpinTable:
+        case xen::kMmuextNewBaseptr:
+        case xen::kMmuextNewUserBaseptr: return mmuext_page_op(vcpu, op);
         case xen::kMmuextSetLdt: return set_ldt(vcpu, op.arg1, op.arg2);
         case xen::kMmuextTlbFlushLocal:
         case xen::kMmuextTlbFlushMulti:
@@ -150,7 +165,6 @@ long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
 long mmuext_op(Vcpu& vcpu, const HypercallArgs& args) {
     const u64 list = args.arg[0], count = args.arg[1] & 0x7fffffff, done_va = args.arg[2];
     if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
-    PageTypeEngine engine = domain_engine(*vcpu.domain);
     u32 done = 0;
     long result = 0;
     for (; done < count; ++done) {
@@ -159,7 +173,7 @@ long mmuext_op(Vcpu& vcpu, const HypercallArgs& args) {
             result = -xen::kEFAULT;
             break;
         }
-        result = mmuext_one(vcpu, engine, op);
+        result = mmuext_one(vcpu, op);
         if (result != 0) break;
     }
     if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;

@@ -35,15 +35,16 @@ bool guest_frame_at(Vcpu& vcpu, PageTypeEngine& engine, u64 va, Mfn& frame) {
 }  // namespace
 
 bool release_ldt_frames(Vcpu& vcpu) {
-    bool any = false;
+    u64 any = 0;
+    for (const u64 frame : vcpu.ldt_frames) any |= frame;
+    if (any == 0) return false;  // the usual case: no descriptor of the old LDT was ever read
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     for (u64& frame : vcpu.ldt_frames) {
         if (frame == 0) continue;
         engine.put_page_and_type(Mfn(frame));
         frame = 0;
-        any = true;
     }
-    return any;
+    return true;
 }
 
 long set_ldt(Vcpu& vcpu, u64 base, u64 arg2) {
@@ -52,10 +53,13 @@ long set_ldt(Vcpu& vcpu, u64 base, u64 arg2) {
     if (entries == 0) base = 0;  // no entries: the base is not looked at
     if ((base & (kPageSize - 1)) != 0 || !guest_range_ok(base, 1) || entries > kMaxLdtEntries) return -xen::kEINVAL;
     if (base == vcpu.ldt_base && entries == vcpu.ldt_ents) return 0;
-    release_ldt_frames(vcpu);
+    const bool had_pages = release_ldt_frames(vcpu);
     vcpu.ldt_base = base;
     vcpu.ldt_ents = static_cast<u32>(entries);
-    load_guest_ldt(vcpu);  // unmaps the old pages (with their invalidation) and loads LDTR
+    // The window maps exactly the pages in ldt_frames (every change of them remaps it), so with
+    // none before and none now only LDTR changes; else the old pages go, with their invalidation.
+    if (had_pages) load_guest_ldt(vcpu);
+    else load_guest_ldtr(vcpu);
     return 0;
 }
 

@@ -37,5 +37,6 @@ u64 read_frame_word(Mfn mfn, unsigned index) { return test::fake_domain_mm().fra
 void write_frame_word(Mfn mfn, unsigned index, u64 value) { test::fake_domain_mm().frames->word(mfn, index) = value; }
 void load_guest_gdt(Vcpu&) { ++test::fake_domain_mm().gdt_loads; }
 void load_guest_ldt(Vcpu&) { ++test::fake_domain_mm().ldt_loads; }
+void load_guest_ldtr(Vcpu&) { ++test::fake_domain_mm().ldtr_loads; }
 u64 guest_ldt_window(const Vcpu&) { return test::fake_domain_mm().ldt_window; }
 }  // namespace hv::pv

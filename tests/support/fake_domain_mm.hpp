@@ -25,7 +25,8 @@ struct FakeDomainMm {
     u64 frame_limit = 0x48000;  // machine_frame_limit(): 1.125 GiB of fake RAM
     unsigned gdt_loads = 0;
     std::vector<std::pair<u64, bool>> m2p_slot_writes;  // set_guest_m2p_slot(l4, present)
-    unsigned ldt_loads = 0;
+    unsigned ldt_loads = 0;   // load_guest_ldt(): window remapped and LDTR loaded
+    unsigned ldtr_loads = 0;  // load_guest_ldtr(): LDTR only
     u64 ldt_window = 0xffff820000010000;  // guest_ldt_window()
 };
 

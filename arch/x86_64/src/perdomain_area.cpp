@@ -133,6 +133,14 @@ void load_vcpu_gdt(pv::Vcpu& vcpu, unsigned cpu) {
 
 void map_vcpu_ldt(pv::Vcpu& vcpu) {
     const u64 base = vcpu_ldt_va(vcpu.id);
+    // The usual case (no LDT page faulted in yet, e.g. every SET_LDT that replaced an unused
+    // LDT): one pass over the window instead of one walk per page.
+    u64 any_frame = 0;
+    for (const u64 frame : vcpu.ldt_frames) any_frame |= frame;
+    if (any_frame == 0) {
+        must(api().destroy(ref(vcpu), Vaddr(base), pv::kMaxLdtPages));
+        return;
+    }
     for (unsigned page = 0; page < pv::kMaxLdtPages; ++page) {
         const Vaddr va(base + page * kPageSize);
         const Mfn frame(vcpu.ldt_frames[page]);

@@ -103,6 +103,10 @@ u64 guest_ldt_window(const Vcpu& vcpu) { return arch::vcpu_ldt_va(vcpu.id); }
 
 void load_guest_ldt(Vcpu& vcpu) {
     arch::map_vcpu_ldt(vcpu);
+    load_guest_ldtr(vcpu);
+}
+
+void load_guest_ldtr(Vcpu& vcpu) {
     // The LDT descriptor lives in the pCPU's reserved GDT page, reached through its own window.
     const unsigned cpu = arch::current_cpu_index();
     arch::load_ldt(reinterpret_cast<u64*>(arch::cpu_gdt_base(cpu) + arch::kGdtReservedPage * kPageSize),

@@ -427,11 +427,21 @@ class Perdomain {
             const Mfn* const chunk_mfns = mfns + (chunk_first - first) / kPageSize;
             for (u64 i = 0; i < pages_in(chunk_first, chunk_last); ++i) {
                 const u64 old = load(entries + i);
-                store(entries + i, Format::make_leaf(Level::Pt, chunk_mfns[i].maddr(), attrs));
+                // Same frame, same attributes: the translation (and any TLB copy of it) is already
+                // right, so neither the store nor an invalidation is needed (set_gdt/switch-in
+                // remap the same GDT frames every time). Bits the CPU sets (A, D) do not count.
+                const u64 leaf = Format::make_leaf(Level::Pt, chunk_mfns[i].maddr(), attrs);
+                if (old == leaf || same_given_leaf(old, chunk_mfns[i], attrs)) continue;
+                store(entries + i, leaf);
                 if (present(Level::Pt, old)) env_.invalidate(Vaddr(chunk_first + i * kPageSize), Level::Pt);
             }
             return Outcome();
         });
+    }
+
+    static bool same_given_leaf(u64 entry, Mfn mfn, Attrs attrs) {
+        return present(Level::Pt, entry) && !Format::avail0(Level::Pt, entry) &&
+               Format::address(Level::Pt, entry) == mfn.maddr() && Format::attrs(Level::Pt, entry) == attrs;
     }
 
     // --- destroy and free --------------------------------------------------------------------

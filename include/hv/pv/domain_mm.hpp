@@ -42,6 +42,9 @@ void load_guest_gdt(Vcpu& vcpu);
 // Maps the vCPU's LDT frames (vcpu.ldt_frames; 0 = not present, faults lazily) in the LDT window of
 // the pCPU it runs on and loads LDTR for vcpu.ldt_ents entries (none: a null LDTR).
 void load_guest_ldt(Vcpu& vcpu);
+// Loads LDTR only (vcpu.ldt_ents entries; none: a null LDTR), for an LDT change that leaves the
+// window as it is: no page was mapped in it and none is (vcpu.ldt_frames all 0).
+void load_guest_ldtr(Vcpu& vcpu);
 // The hypervisor VA where the vCPU's LDT page 0 shows while it runs.
 u64 guest_ldt_window(const Vcpu& vcpu);
 

@@ -289,6 +289,27 @@ TYPED_TEST(PerdomainTest, PopulateInstallsAndReplacesGivenFrames) {
     }
 }
 
+// populate() with the frames and attributes already mapped changes nothing and invalidates
+// nothing (set_gdt and every switch-in remap the same GDT frames); a change of attributes alone
+// still rewrites and invalidates the page.
+TYPED_TEST(PerdomainTest, PopulateSameFramesIsANoOp) {
+    for (Path path : kPaths) {
+        SCOPED_TRACE(name(path));
+        auto w = this->world(path);
+        const u64 va = kBase + 7 * k2M - 2 * k4K;  // crosses an L1 boundary
+        ASSERT_EQ(w->create(va, 4, Populate::No), kOk);
+        ASSERT_EQ(w->populate(va, given(kGivenMfn, 4)), kOk);
+        const Dump before = dump(*w);
+        EXPECT_EQ(w->populate(va, given(kGivenMfn, 4)), kOk);
+        EXPECT_TRUE(w->env.invalidations().empty());
+        EXPECT_EQ(dump(*w).pages, before.pages);
+        const Attrs read_only{};
+        EXPECT_EQ(w->populate(va + k4K, given(kGivenMfn + 1, 2), read_only), kOk);
+        EXPECT_EQ(text(w->env.invalidations()), text(pages_at({va + k4K, va + 2 * k4K})));
+        EXPECT_EQ(dump(*w).pages.at(va + 2 * k4K), (Page{kGivenMfn + 2, false, read_only}));
+    }
+}
+
 // populate() refuses to overwrite an owned page (it would leak): AlreadyMapped at the first owned
 // page, found before anything is written.
 TYPED_TEST(PerdomainTest, PopulateRefusesOwnedPages) {

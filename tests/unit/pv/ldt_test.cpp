@@ -104,9 +104,20 @@ TEST_F(LdtTest, FirstReadMapsThePageAndSetLdtReleasesIt) {
     EXPECT_EQ(vcpu.ldt_frames[0], kLdtFrame);
     EXPECT_EQ(current_type(mem.info(Mfn(kLdtFrame))), PageType::SegDesc);
     EXPECT_EQ(types(kLdtFrame), 1u);
+    const unsigned window_loads = test::fake_domain_mm().ldt_loads;
     ASSERT_EQ(set_ldt(vcpu, 0, 0), 0);
     EXPECT_EQ(vcpu.ldt_frames[0], 0u);
     EXPECT_EQ(types(kLdtFrame), 0u);
+    EXPECT_EQ(test::fake_domain_mm().ldt_loads, window_loads + 1);  // the mapped page leaves the window
+}
+
+// A new LDT while no page of the old one was mapped leaves the window alone: LDTR only.
+TEST_F(LdtTest, SetLdtWithNothingMappedLoadsOnlyLdtr) {
+    ASSERT_EQ(set_ldt(vcpu, kLdtVa, 16), 0);
+    ASSERT_EQ(set_ldt(vcpu, kLdtVa, 32), 0);
+    EXPECT_EQ(test::fake_domain_mm().ldt_loads, 0u);
+    EXPECT_EQ(test::fake_domain_mm().ldtr_loads, 2u);
+    EXPECT_EQ(vcpu.ldt_ents, 32u);
 }
 
 // In user mode the page is still looked up in the kernel's tables (the user root maps nothing).
