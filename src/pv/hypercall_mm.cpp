@@ -28,7 +28,7 @@ bool report_done(Vcpu& vcpu, u64 done_va, u32 done) {
     return copy_to_guest(vcpu, done_va, &done, sizeof done);
 }
 
-long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request, bool& root_changed) {
+long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request, bool& root_changed, bool& machphys_updated) {
     // The command is ptr[2:0] (Xen reads three bits: 4-7 are unknown commands, not updates).
     const u64 command = request.ptr & 7;
     const Maddr address(request.ptr & ~u64{7});
@@ -43,6 +43,7 @@ long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request, bool&
         case xen::kMmuMachphysUpdate: {
             if (!engine.get_page(address.mfn()).ok()) return -xen::kEINVAL;  // not this domain's frame
             set_guest_m2p(address.mfn(), request.val);
+            machphys_updated = true;
             engine.put_page(address.mfn());
             return 0;
         }
@@ -143,19 +144,20 @@ long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     u32 done = 0;
     long result = 0;
-    bool root_changed = false;
+    bool root_changed = false, machphys_updated = false;
     for (; done < count; ++done) {
         xen::MmuUpdate request{};
         if (!copy_from_guest(vcpu, &request, list + u64{done} * sizeof request, sizeof request)) {
             result = -xen::kEFAULT;
             break;
         }
-        result = mmu_update_one(engine, request, root_changed);
+        result = mmu_update_one(engine, request, root_changed, machphys_updated);
         if (result != 0) break;
     }
     // Later ops and the guest see every change (xsa-286), on every pCPU of the domain before the
-    // hypercall returns; an L4 change first resyncs the loaded root tables (ASI).
-    if (done > 0)
+    // hypercall returns; an L4 change first resyncs the loaded root tables (ASI). A batch that
+    // stored no entry (each one written with the value it had) changed no translation.
+    if (engine.entry_writes() > 0 || machphys_updated)
         flush_guest_tlb_mask(vcpu, sched::kFlushTlb | (root_changed ? u32{sched::kFlushRootResync} : 0u), 0,
                              sched::kAllVcpus, false);
     if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;

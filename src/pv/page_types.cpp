@@ -126,7 +126,7 @@ Result<void> PageTypeEngine::unpin(Mfn mfn) {
 // a frame last used as a table has stale translations flushed first. [pv-abi.md §3.9]
 Result<void> PageTypeEngine::store_data_entry(Mfn table, unsigned index, u64 value) {
     HV_TRY(get_type(table, PageType::Writable));
-    env_.write_entry(env_.context, table, index, value);
+    write(table, index, value);
     put_type(table);
     return {};
 }

@@ -160,12 +160,13 @@ Result<void> PageTypeEngine::mod_entry(Mfn table, PageType level, unsigned index
     if (present(value)) {
         if ((value & ~allowed_bits(level)) != 0) return Error{Status::InvalidArgument};
         if (present(old) && ((old ^ value) & ~kFastPathBits) == 0) {
-            env_.write_entry(env_.context, table, index, adjust_entry(level, value));
+            const u64 adjusted = adjust_entry(level, value);
+            if (adjusted != old) write(table, index, adjusted);  // the same entry again: nothing to do
             return {};
         }
         HV_TRY(get_entry(table, level, value));
     }
-    env_.write_entry(env_.context, table, index, adjust_entry(level, value));
+    write(table, index, adjust_entry(level, value));
     put_entry(table, level, old);
     return {};
 }

@@ -105,7 +105,8 @@ struct PageTypeEnv {
 };
 
 // The engine acting for one domain: every frame it references must belong to that domain
-// (owner Domain, class Guest, class_id == domain). Cheap to construct; holds no state of its own.
+// (owner Domain, class Guest, class_id == domain). Cheap to construct; its only state is the
+// count of entry updates it stored (entry_writes).
 class PageTypeEngine {
   public:
     PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs = CacheAttrs::Refused);
@@ -166,6 +167,10 @@ class PageTypeEngine {
     bool is_l4_table(Mfn table) const;
 
     DomainId domain() const { return domain_; }
+    // Entries this engine stored for update_entry / mod_l1_entry / update_va_mapping: 0 when
+    // every update left its entry as it was, so no translation can have changed (mmu_update
+    // then needs no TLB flush).
+    u64 entry_writes() const { return entry_writes_; }
 
   private:
     // page_types.cpp: counts.
@@ -191,10 +196,15 @@ class PageTypeEngine {
     void commit_validated(Mfn table, PageType level);
     Result<void> mod_entry(Mfn table, PageType level, unsigned index, u64 value);
     u64 allowed_bits(PageType level) const;
+    void write(Mfn table, unsigned index, u64 value) {
+        ++entry_writes_;
+        env_.write_entry(env_.context, table, index, value);
+    }
 
     PageTypeEnv env_;
     DomainId domain_;
     CacheAttrs cache_attrs_;
+    u64 entry_writes_ = 0;
 };
 
 }  // namespace hv::pv

@@ -546,6 +546,23 @@ TEST_F(PageTypeTest, FastPathKeepsReferences) {
     EXPECT_EQ(refs(40), 1u);
 }
 
+// An update that leaves the entry as it is stores nothing (mmu_update then needs no TLB flush);
+// a real change, fast path or not, is one store.
+TEST_F(PageTypeTest, UnchangedEntryIsNotWritten) {
+    at(30, 0) = pte(40, kRo);
+    ASSERT_TRUE(engine.pin(Mfn(30), PageType::L1).ok());
+    const u64 stored = at(30, 0);  // as validation adjusted it
+    const auto before = state();
+    ASSERT_TRUE(engine.update_entry(Mfn(30), 0, stored).ok());
+    EXPECT_EQ(engine.entry_writes(), 0u);
+    EXPECT_EQ(at(30, 0), stored);
+    EXPECT_EQ(state(), before);
+    ASSERT_TRUE(engine.update_entry(Mfn(30), 0, pte(40, kP | kNx)).ok());
+    EXPECT_EQ(engine.entry_writes(), 1u);
+    ASSERT_TRUE(engine.update_entry(Mfn(30), 0, pte(40, kData)).ok());
+    EXPECT_EQ(engine.entry_writes(), 2u);
+}
+
 // --- update_va_mapping ----------------------------------------------------------------------
 
 // Walks the current L4 to the L1 mapping va and applies the L1 rules there.
