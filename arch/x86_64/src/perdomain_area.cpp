@@ -7,6 +7,7 @@
 #include "arch/cpu.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
+#include "arch/vcpu_pt_window.hpp"
 #include "hv/core/check.hpp"
 #include "hv/mm/linear_map.hpp"
 #include "hv/mm/perdomain.hpp"
@@ -86,7 +87,25 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
     const Mfn shared = vcpu.domain->shared_info;
     if (!api().populate(ref(vcpu), Vaddr(kSharedInfoVa), &shared, 1, mm::Attrs{.write = true}).ok())
         return Error{"cannot map shared_info in the per-domain area"};
+    // Only behind the vCPU's own L3: its root is then loaded on one pCPU at a time, and a pCPU
+    // leaves it with a CR3 load, so the local INVLPG of a replaced window page is complete.
+    // Without vcpu-pt a pCPU may keep the domain's root lazily while the vCPU runs elsewhere
+    // and come back to it without a flush: no window (map_domain_page instead).
+    vcpu.pt_window_l1 = 0;
+    if (asi_policy().vcpu_pt && !pt_window_init(vcpu)) return Error{"not enough memory for the vCPU's per-domain area"};
     return {};
+}
+
+bool pt_window_init(pv::Vcpu& vcpu) {
+    const u64 base = vcpu_pt_window_va(vcpu.id);
+    if (!api().create(ref(vcpu), Vaddr(base), kPtWindowSlots, mm::Populate::No).ok()) return false;
+    // The window's pages share one L1 (16 pages never cross 2 MiB): found once, written directly.
+    const u64* const l3 = paging_env().table(Maddr(vcpu.perdomain_l3).mfn());
+    const u64 l3e = l3[mm::index_of(base, mm::Level::Pdpt)];
+    const u64* const l2 = paging_env().table(X86PteFormat::address(mm::Level::Pdpt, l3e).mfn());
+    vcpu.pt_window_l1 = X86PteFormat::address(mm::Level::Pd, l2[mm::index_of(base, mm::Level::Pd)]).raw();
+    for (u64& frame : vcpu.pt_window_mfn) frame = pv::kNoFrame;  // the new L1 maps nothing yet
+    return true;
 }
 
 bool vcpu_area_loaded(const pv::Vcpu& vcpu) {

@@ -8,6 +8,7 @@
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
+#include "arch/vcpu_pt_window.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/descriptors.hpp"
 #include "hv/pv/domain_mm.hpp"
@@ -29,13 +30,27 @@ u64 read_entry(void*, Mfn table, unsigned index) {
     return __atomic_load_n(&page.as<u64>()[index], __ATOMIC_RELAXED);
 }
 
-void write_entry(void*, Mfn table, unsigned index, u64 value) {
-    {
-        const arch::MappedFrame page = arch::map_domain_page(table);
-        __atomic_store_n(&page.as<u64>()[index], value, __ATOMIC_RELEASE);
-    }
-    // Every guest L4 write arrives here: the vCPUs' shadow roots follow it entry by entry.
+void store_entry(Mfn table, unsigned index, u64 value) {
+    const arch::MappedFrame page = arch::map_domain_page(table);
+    __atomic_store_n(&page.as<u64>()[index], value, __ATOMIC_RELEASE);
+}
+
+// Every guest L4 write arrives here: the vCPUs' shadow roots follow it entry by entry.
+void entry_written(Mfn table, unsigned index, u64 value) {
     if (stored_type(arch::frame_allocator().info(table)) == PageType::L4) arch::asi_l4_entry_written(table, index, value);
+}
+
+void write_entry(void*, Mfn table, unsigned index, u64 value) {
+    store_entry(table, index, value);
+    entry_written(table, index, value);
+}
+
+// With asi vcpu-pt every vCPU has a page-table word window (vcpu_pt_window.hpp).
+u64 read_entry_windowed(void*, Mfn table, unsigned index) { return arch::read_guest_table_word(table, index); }
+
+void write_entry_windowed(void*, Mfn table, unsigned index, u64 value) {
+    arch::write_guest_table_word(table, index, value);
+    entry_written(table, index, value);
 }
 
 // Slots 256-271 of every guest L4 are the idle root's, except 258: the L4's own linear map,
@@ -66,7 +81,12 @@ bool descriptors_ok(void*, Mfn table) {
 }  // namespace
 
 PageTypeEngine domain_engine(Domain& domain) {
-    const PageTypeEnv env{&domain, frame, read_entry, write_entry, hypervisor_l4_entry, flush_stale, descriptors_ok};
+    // A domain without a shared per-domain L3 gives each vCPU its own (asi vcpu-pt), and with it
+    // a page-table word window; a vCPU without one yet (domain build) just maps.
+    const bool windowed = domain.perdomain_l3 == 0;
+    const PageTypeEnv env{&domain,           frame,       windowed ? read_entry_windowed : read_entry,
+                          windowed ? write_entry_windowed : write_entry,
+                          hypervisor_l4_entry, flush_stale, descriptors_ok};
     return PageTypeEngine(env, domain.id);
 }
 

@@ -20,6 +20,8 @@ inline constexpr u64 kMaxDomainPages = u64{kMaxP2mFrames} * kP2mEntriesPerFrame;
 inline constexpr unsigned kMaxGdtFrames = 14;  // GDT pages below Xen's reserved page 14
 inline constexpr unsigned kMaxLdtEntries = 8192;
 inline constexpr unsigned kMaxLdtPages = kMaxLdtEntries * 8 / 4096;
+inline constexpr unsigned kPtWindowPages = 16;  // a vCPU's page-table word window (arch/vcpu_pt_window.hpp)
+inline constexpr u64 kNoFrame = ~u64{0};       // an empty page of that window
 inline constexpr unsigned kMaxVcpus = 8;       // vcpus= on the module command line: 1..8
 
 enum class DomainState : u8 { Empty, Running, Shutdown, Crashed };
@@ -91,6 +93,10 @@ struct Vcpu {
     // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.
     u64 asi_root[2];
     u64 perdomain_l3;   // the L3 behind slot 260 of its roots (arch/perdomain_area.hpp)
+    // The vCPU's page-table word window in slot 260 (arch/vcpu_pt_window.hpp): the L1 mapping it
+    // (0: none) and the guest frame each of its 16 pages maps (kNoFrame: none).
+    u64 pt_window_l1;
+    u64 pt_window_mfn[kPtWindowPages];
     u64 asi_synced[2];  // the guest L4 each shadow currently mirrors (0: none)
     i32 asi_cpu;        // the pCPU whose windows slot 261 of the shadows maps (-1: none yet)
 };

@@ -130,15 +130,22 @@ constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBa
 //   GiB  start               sub-area      class      contents
 //   0    ffff820000000000    gdt_ldt       PerVcpu    vCPU v: GDT (16 pages) at + v*128K, LDT (16 pages) 64K above
 //   1    ffff820040000000    shared_info   PerDomain  the domain's shared_info page (running vCPU's vcpu_info)
-//   2-   ffff820080000000    (free)                   per-vCPU data, per-vCPU mapcache (not yet)
+//   2    ffff820080000000    pt_window     PerVcpu    vCPU v: 16 lazily kept guest frames at + v*64K
+//   3-   ffff8200c0000000    (free)                   per-vCPU data, per-vCPU mapcache (not yet)
 inline constexpr Region kPerdomainAreas[] = {
     {"gdt_ldt", kPerdomainBase, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU GDT and LDT windows"},
     {"shared_info", kPerdomainBase + 1 * GiB, 1 * GiB, IsolationClass::PerDomain, "the domain's shared_info"},
+    {"pt_window", kPerdomainBase + 2 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU page-table word window"},
 };
 inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
 inline constexpr u64 kSharedInfoVa = kPerdomainAreas[1].start;
 constexpr u64 vcpu_gdt_va(unsigned vcpu_id) { return kPerdomainAreas[0].start + vcpu_id * kVcpuGdtLdtWindow; }
 constexpr u64 vcpu_ldt_va(unsigned vcpu_id) { return vcpu_gdt_va(vcpu_id) + kVcpuGdtLdtWindow / 2; }
+// The vCPU's page-table word window (vcpu_pt_window.hpp): kPtWindowSlots pages.
+inline constexpr unsigned kPtWindowSlots = 16;  // = pv::kPtWindowPages
+constexpr u64 vcpu_pt_window_va(unsigned vcpu_id) {
+    return kPerdomainAreas[2].start + u64{vcpu_id} * kPtWindowSlots * kPageSize;
+}
 
 namespace layout_checks {
 constexpr bool contiguous_and_covering() {
@@ -159,6 +166,7 @@ static_assert(kCpuStacksBase % GiB == 0 && region("cpu_stacks").size == GiB);
 static_assert(kCpuGdtBase % GiB == 0 && kMapcacheBase == kCpuGdtBase + 512 * MiB && region("mapcache").size == 512 * MiB);
 static_assert(kMaxCpuWindows * kCpuWindowStride <= 512 * MiB);
 static_assert(kPerdomainAreas[0].start % GiB == 0 && kPerdomainAreas[1].start % GiB == 0);
+static_assert(kPerdomainAreas[2].start % GiB == 0 && (kPtWindowSlots & (kPtWindowSlots - 1)) == 0);
 static_assert(vcpu_gdt_va(0) == 0xffff820000000000, "Xen's address: a PV guest's SGDT shows it");
 }  // namespace layout_checks
 
