@@ -28,27 +28,33 @@ bool report_done(Vcpu& vcpu, u64 done_va, u32 done) {
     return copy_to_guest(vcpu, done_va, &done, sizeof done);
 }
 
+long update_table_entry(PageTypeEngine& engine, u64 command, Maddr address, u64 value) {
+    const unsigned index = static_cast<unsigned>((address.raw() & (kPageSize - 1)) / 8);
+    switch (command) {
+        case xen::kMmuNormalPtUpdate:
+        case xen::kMmuPtUpdateNoTranslate: return to_errno(engine.update_entry(address.mfn(), index, value));
+        case xen::kMmuPtUpdatePreserveAd:
+            return to_errno(engine.update_entry(address.mfn(), index, value, UpdateMode::PreserveAd));
+        default: return -xen::kENOSYS;
+    }
+}
+
 long mmu_update_one(PageTypeEngine& engine, const xen::MmuUpdate& request, bool& root_changed, bool& machphys_updated) {
     // The command is ptr[2:0] (Xen reads three bits: 4-7 are unknown commands, not updates).
     const u64 command = request.ptr & 7;
     const Maddr address(request.ptr & ~u64{7});
-    const unsigned index = static_cast<unsigned>((address.raw() & (kPageSize - 1)) / 8);
-    if (command != xen::kMmuMachphysUpdate && engine.is_l4_table(address.mfn())) root_changed = true;
-    switch (command) {
-        case xen::kMmuNormalPtUpdate:
-        case xen::kMmuPtUpdateNoTranslate:
-            return to_errno(engine.update_entry(address.mfn(), index, request.val));
-        case xen::kMmuPtUpdatePreserveAd:
-            return to_errno(engine.update_entry(address.mfn(), index, request.val, UpdateMode::PreserveAd));
-        case xen::kMmuMachphysUpdate: {
-            if (!engine.get_page(address.mfn()).ok()) return -xen::kEINVAL;  // not this domain's frame
-            set_guest_m2p(address.mfn(), request.val);
-            machphys_updated = true;
-            engine.put_page(address.mfn());
-            return 0;
-        }
-        default: return -xen::kENOSYS;
+    if (command == xen::kMmuMachphysUpdate) {
+        if (!engine.get_page(address.mfn()).ok()) return -xen::kEINVAL;  // not this domain's frame
+        set_guest_m2p(address.mfn(), request.val);
+        machphys_updated = true;
+        engine.put_page(address.mfn());
+        return 0;
     }
+    const u64 writes = engine.entry_writes();
+    const long result = update_table_entry(engine, command, address, request.val);
+    // Only a stored L4 entry needs the loaded root tables resynced (ASI).
+    if (engine.entry_writes() != writes && engine.is_l4_table(address.mfn())) root_changed = true;
+    return result;
 }
 
 // Replaces the root in `slot` (kernel or user) by `mfn` (0 = none, user only).
