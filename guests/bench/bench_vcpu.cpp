@@ -17,7 +17,8 @@ namespace {
 using namespace xen;  // VCPUOP numbers and vcpu_guest_context (hv/pv/xen_abi.hpp)
 
 constexpr unsigned kSecondary = 1;
-constexpr u64 kWaitRounds = 1'000'000;  // bound on waiting for the other vCPU (yields or polls)
+constexpr u64 kWaitRounds = 100'000;  // bound on waiting for the other vCPU (naps of kNapNs)
+constexpr u64 kNapNs = 20'000;
 constexpr long kTimedOut = -1;           // the "return code" reported when that bound is hit
 
 enum class Task : u32 { YieldUntilStopped, EchoEvents };
@@ -59,6 +60,16 @@ void wait_port(u32 port) {
         fast_hypercall<xen::kSchedOp>(xen::kSchedOpPoll, reinterpret_cast<u64>(&request));
 }
 
+// vCPU 0 waits a little for vCPU 1: SCHEDOP_poll on no port with a timeout blocks it, so its
+// pCPU halts. Spinning on SCHEDOP_yield would do on real hardware, but under QEMU's round-robin
+// TCG with -icount a pCPU that never halts can keep the other pCPU from ever running: Isola's
+// pCPU 1 sat on the first instruction of its wake-up IPI's handler for seconds. Xen accepts a
+// poll of zero ports with a timeout too (it only sleeps).
+void nap() {
+    const xen::SchedPoll request{0, 0, 0, system_time(0) + kNapNs};
+    fast_hypercall<xen::kSchedOp>(xen::kSchedOpPoll, reinterpret_cast<u64>(&request));
+}
+
 // The skip/error verdict for vcpu_op: a missing hypercall or a one-vCPU domain only skips.
 Timing report_vcpu_op(const char* name, const char* what, long rc) {
     return rc == -xen::kENOENT ? report_skip(name, what, rc) : report_refused(name, what, rc);
@@ -95,7 +106,7 @@ long start_secondary(Task next) {
     const long rc = vcpu_op(kVcpuOpUp, kSecondary);
     for (u64 i = 0; rc == 0 && !ready; ++i) {
         if (i == kWaitRounds) return kTimedOut;
-        yield();
+        nap();
     }
     return rc;
 }
@@ -104,7 +115,7 @@ long start_secondary(Task next) {
 bool wait_secondary_down() {
     for (u64 i = 0; !done || vcpu_op(kVcpuOpIsUp, kSecondary) != 0; ++i) {
         if (i == kWaitRounds) return false;
-        yield();
+        nap();
     }
     return true;
 }
