@@ -3,6 +3,7 @@
 #include "arch/boot.hpp"
 
 #include "arch/asi.hpp"
+#include "arch/audit_run.hpp"
 
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
@@ -96,6 +97,7 @@ void boot_cpu_main() {
     time_init();
     report_boot(boot_info, options);
     run_selftest(options.selftest);
+    set_audit_point_cpu(options.audit_point_cpu);
     if (boot_info.module_count > 0) run_domains(boot_info, options.audit);
     print("Isola: clean exit\n");
     print_event_totals();

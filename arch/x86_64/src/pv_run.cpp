@@ -73,6 +73,7 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     }
     // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
     HV_CHECK(mapcache_slots_in_use(cpu) == 0);
+    if (audit_point_due(cpu)) stop_at_audit_point(vcpu, cpu);
     if (zero_pending[cpu]) {
         zero_pending[cpu] = false;
         const u64 zero_from = zero_dead_stack_pages(cpu);
