@@ -62,6 +62,7 @@ Result<void, cmdline::ParseError> parse_hv_options(cmdline::Token cmdline, HvOpt
         {"asi", cmdline::Kind::CustomBool, &out.asi, parse_asi_option},
         {"audit", cmdline::Kind::Bool, &out.audit},
         {"audit-point", cmdline::Kind::UInt, &out.audit_point_cpu},
+        {"pcid", cmdline::Kind::Bool, &out.pcid},
     };
     HV_TRY(cmdline::parse(cmdline, options, sizeof options / sizeof options[0], cmdline::SkipFirst::Yes));
     if (out.max_cpus == 0 || out.max_cpus > 8)

@@ -10,6 +10,7 @@
 #include "arch/descriptors.hpp"
 #include "arch/legacy_pic.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/pv_run.hpp"
 #include "arch/serial.hpp"
 #include "arch/smp.hpp"
@@ -118,6 +119,7 @@ extern "C" [[noreturn]] void hv_main(hv::u32 loader_magic, hv::u32 multiboot_inf
         stop(ExitCode::BadBootInput, "bad boot information", parsed.error());
     parse_command_line();
     apply_asi_policy();
+    pcid_select(options.pcid);  // before any pCPU sets up its CR4 (init_cpu_control)
     boot::CpuList cpus{};
     if (auto found = boot::find_cpus(kIdentityReader, cpus); !found.ok())
         stop(ExitCode::BadBootInput, "cannot find the pCPUs", found.error());

@@ -23,6 +23,7 @@ struct HvOptions {
     // audit-point=<cpu>: stop pCPU <cpu> at its first guest entry, print the loaded root's
     // mappings and halt, for the QEMU cross-check (docs/asi.md). kAuditPointOff: never.
     u64 audit_point_cpu = kAuditPointOff;
+    bool pcid = true;                  // pcid: PCIDs for the vCPU roots where the CPU has them (arch/pcid.hpp)
 
     static constexpr u64 kAuditPointOff = ~u64{0};
 };

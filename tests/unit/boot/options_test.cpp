@@ -240,6 +240,17 @@ TEST_F(OptionsTest, AcceptsTabsAndRepeatedSpaces) {
     EXPECT_EQ(options.max_cpus, 3u);
 }
 
+// pcid is on unless switched off (the image still needs the CPU's PCID and INVPCID, and vcpu-pt).
+TEST_F(OptionsTest, PcidDefaultsOnAndSwitchesOff) {
+    ASSERT_TRUE(parse("isola.bin").ok());
+    EXPECT_TRUE(options.pcid);
+    ASSERT_TRUE(parse("isola.bin no-pcid").ok());
+    EXPECT_FALSE(options.pcid);
+    ASSERT_TRUE(parse("isola.bin pcid=0").ok());
+    EXPECT_FALSE(options.pcid);
+    EXPECT_FALSE(parse("isola.bin pcid=maybe").ok());
+}
+
 // audit-point is off unless given, takes a pCPU number 0-7, and names the token when out of range.
 TEST_F(OptionsTest, AuditPointTakesACpu) {
     ASSERT_TRUE(parse("isola.bin").ok());
