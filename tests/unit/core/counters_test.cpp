@@ -54,7 +54,8 @@ TEST(Counters, CountAndPrint) {
     print_event_totals();
     const std::string out = test::take_console_output();
     EXPECT_NE(out.find("isola: events cr3_loads=" + std::to_string(before[0] + 1) + " "), std::string::npos);
-    EXPECT_NE(out.find(" bytes_zeroed=" + std::to_string(before[5] + 4096) + "\n"), std::string::npos);
+    EXPECT_NE(out.find(" bytes_zeroed=" + std::to_string(before[5] + 4096) + " "), std::string::npos);
+    EXPECT_NE(out.find(" cr3_noflush=" + std::to_string(before[6]) + "\n"), std::string::npos);
 }
 
 }  // namespace
