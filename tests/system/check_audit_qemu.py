@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from isola_cli.audit_qemu import compare, parse_audit_point, parse_cr3, report  # noqa: E402
+from isola_cli.audit_qemu import QemuViewError, compare, parse_audit_point, parse_cr3, report  # noqa: E402
 from isola_cli.audit_qemu_run import boot_and_look, save_view  # noqa: E402
 from isola_cli.errors import terminate_on_sigterm  # noqa: E402
 
@@ -29,11 +29,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--save", metavar="DIR", help="keep the console and the monitor outputs there")
     p.add_argument("--timeout", type=float, default=30.0)
     opts = p.parse_args(argv[:cut])
-    view = boot_and_look(argv[cut + 1:], opts.cpu, opts.timeout)
-    if opts.save:
-        save_view(view, Path(opts.save))
-    point = parse_audit_point(view.console)
-    result = compare(point, parse_cr3(view.info_registers), view.info_tlb, view.info_mem)
+    try:
+        view = boot_and_look(argv[cut + 1:], opts.cpu, opts.timeout)
+        if opts.save:
+            save_view(view, Path(opts.save))
+        point = parse_audit_point(view.console)
+        result = compare(point, parse_cr3(view.info_registers), view.info_tlb, view.info_mem)
+    except (TimeoutError, OSError, RuntimeError, QemuViewError) as err:
+        print(f"check_audit_qemu: FAIL: {err}")
+        return 1
     sys.stdout.write(report(point, result))
     if point.cpu != opts.cpu:
         print(f"check_audit_qemu: FAIL: the point is on pCPU {point.cpu}, not {opts.cpu}")
