@@ -13,6 +13,17 @@ using ull = unsigned long long;
 
 constexpr usize kIdLength = 24;
 
+void sink_line(LineSink sink, void* context, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+void sink_line(LineSink sink, void* context, const char* fmt, ...) {
+    char text[kMaxLineLength + 1];
+    va_list args;
+    va_start(args, fmt);
+    format_v(text, sizeof text, fmt, args);
+    va_end(args);
+    sink(context, text);
+}
+
 }  // namespace
 
 void ProtocolPrinter::line(const char* fmt, ...) {
@@ -104,6 +115,38 @@ void ProtocolPrinter::root_end(const AuditResult& result) {
 
 void ProtocolPrinter::end() {
     line("audit: end roots=%u foreign=%llu bad=%llu", roots_, static_cast<ull>(foreign_), static_cast<ull>(bad_));
+}
+
+MappingSink MappingPrinter::mapping_sink() { return MappingSink{&MappingPrinter::on_mapping, this}; }
+
+void MappingPrinter::on_mapping(void* self, const Mapping& mapping) { static_cast<MappingPrinter*>(self)->add(mapping); }
+
+void MappingPrinter::add(const Mapping& mapping) {
+    if (has_pending_ && pending_.va + pending_.pages * kPageSize == mapping.va &&
+        pending_.first_frame + pending_.pages == mapping.first_frame && pending_.leaf == mapping.leaf &&
+        pending_.effective == mapping.effective) {
+        pending_.pages += mapping.pages;
+        return;
+    }
+    if (has_pending_) print(pending_);
+    pending_ = mapping;
+    has_pending_ = true;
+}
+
+void MappingPrinter::print(const Mapping& m) {
+    ++lines_;
+    const mm::Attrs& e = m.effective;
+    const mm::Attrs& l = m.leaf;
+    sink_line(sink_, context_, "audit: map %016llx %016llx %llx eff=%c%c%c leaf=%c%c%c%c", static_cast<ull>(m.va),
+              static_cast<ull>(m.va + m.pages * kPageSize - 1), static_cast<ull>(m.first_frame << kPageShift),
+              e.user ? 'u' : '-', e.write ? 'w' : '-', e.exec ? 'x' : '-', l.user ? 'u' : '-', l.write ? 'w' : '-',
+              l.exec ? 'x' : '-', l.global ? 'g' : '-');
+}
+
+u64 MappingPrinter::finish() {
+    if (has_pending_) print(pending_);
+    has_pending_ = false;
+    return lines_;
 }
 
 }  // namespace hv::audit

@@ -61,12 +61,16 @@ Result<void, cmdline::ParseError> parse_hv_options(cmdline::Token cmdline, HvOpt
         {"maxcpus", cmdline::Kind::UInt, &out.max_cpus},
         {"asi", cmdline::Kind::CustomBool, &out.asi, parse_asi_option},
         {"audit", cmdline::Kind::Bool, &out.audit},
+        {"audit-point", cmdline::Kind::UInt, &out.audit_point_cpu},
+        {"pcid", cmdline::Kind::Bool, &out.pcid},
     };
     HV_TRY(cmdline::parse(cmdline, options, sizeof options / sizeof options[0], cmdline::SkipFirst::Yes));
     if (out.max_cpus == 0 || out.max_cpus > 8)
         return Error{cmdline::ParseError{last_token_named(cmdline, "maxcpus"), "out of range (1-8)"}};
     if (out.hvpool_bytes < 2 * MiB || out.hvpool_bytes > 512 * MiB)
         return Error{cmdline::ParseError{last_token_named(cmdline, "hvpool"), "out of range (2M-512M)"}};
+    if (out.audit_point_cpu != HvOptions::kAuditPointOff && out.audit_point_cpu >= 8)
+        return Error{cmdline::ParseError{last_token_named(cmdline, "audit-point"), "out of range (0-7)"}};
     apply_asi_dependencies(out.asi);
     return {};
 }

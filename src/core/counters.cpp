@@ -15,6 +15,7 @@ const char* event_name(Event event) {
         case Event::Ipi: return "ipis";
         case Event::RootResync: return "resyncs";
         case Event::BytesZeroed: return "bytes_zeroed";
+        case Event::Cr3NoFlush: return "cr3_noflush";
     }
     return "unknown";
 }
@@ -29,7 +30,7 @@ usize format_event_line(char* buffer, usize capacity, const u64 (&totals)[kEvent
 void print_event_totals() {
     u64 totals[kEventCount];
     for (unsigned i = 0; i < kEventCount; ++i) totals[i] = event_total(static_cast<Event>(i));
-    char line[160];
+    char line[256];  // 7 events with 20-digit values fit
     format_event_line(line, sizeof line, totals);
     print("%s\n", line);
 }

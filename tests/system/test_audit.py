@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from isola_cli import cli  # noqa: E402
 from isola_cli.audit import boot_args, audit_parser  # noqa: E402
+from isola_cli.demo import demo_guest_args  # noqa: E402
 from isola_cli.audit_protocol import (AuditFormatError, TOTAL_FIELDS, format_table,  # noqa: E402
                                       parse_audit)
 from isola_cli.audit_svg import (FOREIGN, HV_END, HV_FIRST, LOWER_END, Scale, guest_pos,  # noqa: E402
@@ -302,7 +303,8 @@ class AuditCommandTest(unittest.TestCase):
 
     def test_default_guests_are_the_demos(self):
         args = boot_args(audit_parser().parse_args([]), [], "on")
-        self.assertTrue(args[4].endswith("traps.elf:name=traps"), args)
+        self.assertEqual(args[4:6], demo_guest_args(), args)
+        self.assertTrue(args[4].endswith("smp_tlb.elf:name=tlb vcpus=2"), args)
 
     def test_help_mentions_audit(self):
         with redirect_stdout(io.StringIO()) as top:

@@ -21,7 +21,7 @@ Build the Isola hypervisor and run it in QEMU.
 commands:
   run     boot Isola in QEMU with PV guests, stream the console, exit with its status
           (--xen: boot Xen 4.17 instead, the oracle for differential tests)
-  demo    the main job: Isola on 2 pCPUs with the `demo` command line
+  demo    the main job: Isola on 2 pCPUs, 2 domains x 2 vCPUs, ASI on, the isolation audit
   audit   boot with ASI on and off, print and draw what each root table can reach
   bench   the benchmark suite under QEMU -icount (--vs-xen: side by side with Xen 4.17)
   test    build, then run the CTest suite (unit and system tests)
@@ -44,8 +44,9 @@ def cmd_demo(argv: list[str]) -> int:
     """`isola demo`: build, then the demo configuration (see demo.py)."""
     p = argparse.ArgumentParser(prog="isola demo", epilog=EXIT_STATUS_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Boot Isola on 2 pCPUs with the command line "
-                                            "`demo`: it prints its layout and what it found.")
+                                description="Boot Isola on 2 pCPUs with 2 domains x 2 vCPUs and the "
+                                            "command line `demo audit`: it prints its layout, what it "
+                                            "found and the isolation audit of every root.")
     p.add_argument("--timeout", type=positive_number(float), default=DEFAULT_TIMEOUT, metavar="S",
                    help=f"kill QEMU after S seconds (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--no-build", dest="build", action="store_false",

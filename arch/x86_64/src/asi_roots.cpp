@@ -5,6 +5,7 @@
 #include "arch/asi.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
@@ -45,6 +46,7 @@ void sync_shadow(pv::Vcpu& vcpu, unsigned which, u64 l4) {
             if (guest_slot(slot)) __atomic_store_n(&to[slot], __atomic_load_n(&from[slot], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
     }
     vcpu.asi_synced[which] = l4;
+    pcid_shadow_changed(vcpu, which);  // its PCID may cache what the shadow mapped before
     count_event(Event::RootResync);
 }
 

@@ -9,6 +9,7 @@
 #include "arch/audit_run.hpp"
 
 #include "arch/asi.hpp"
+#include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
@@ -75,7 +76,37 @@ void audit_vcpu(audit::ProtocolPrinter& printer, const pv::Vcpu& vcpu, unsigned 
     audit_one(printer, label, Maddr(user).mfn(), subject);
 }
 
+// audit-point: which pCPU stops (~0: none), and whether it already did.
+u64 audit_point_cpu = ~u64{0};
+bool audit_point_taken;
+
 }  // namespace
+
+void set_audit_point_cpu(u64 cpu) { audit_point_cpu = cpu; }
+
+bool audit_point_due(unsigned cpu) { return !audit_point_taken && audit_point_cpu == cpu; }
+
+[[noreturn]] void stop_at_audit_point(const pv::Vcpu& vcpu, unsigned cpu) {
+    audit_point_taken = true;
+    constexpr u64 kCr3Address = 0x000f'ffff'ffff'f000;  // without the PCID and flag bits
+    const u64 root = read_cr3() & kCr3Address;
+    char label[32];
+    format(label, sizeof label, "d%uv%u-%s", vcpu.domain->id, vcpu.id, vcpu.kernel_mode ? "kernel" : "user");
+    print("audit: point begin cpu=%u root=%016llx label=%s\n", cpu, static_cast<unsigned long long>(root), label);
+    // The walk itself maps each table it reads in this pCPU's mapcache window and unmaps it
+    // again, so that window may differ between the walk and QEMU's later look: not compared.
+    const u64 window = mapcache_slot_va(cpu, 0);
+    print("audit: point volatile %016llx %016llx mapcache\n", static_cast<unsigned long long>(window),
+          static_cast<unsigned long long>(window + kMapcacheWindow - 1));
+    audit::MappingPrinter printer(print_line, nullptr);
+    ImageAuditEnv env;
+    const audit::AuditScratch scratch{scratch_words, sizeof scratch_words / sizeof scratch_words[0]};
+    audit::enumerate_mappings<X86PteFormat>(env, Maddr(root).mfn(), scratch, printer.mapping_sink());
+    const u64 maps = printer.finish();
+    print("audit: point end cpu=%u root=%016llx maps=%llu\n", cpu, static_cast<unsigned long long>(root),
+          static_cast<unsigned long long>(maps));
+    for (;;) asm volatile("cli\n\thlt" ::: "memory");
+}
 
 void run_isolation_audit() {
     if (frame_allocator().frame_count() > kMaxAuditFrames) {

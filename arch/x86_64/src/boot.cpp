@@ -3,12 +3,14 @@
 #include "arch/boot.hpp"
 
 #include "arch/asi.hpp"
+#include "arch/audit_run.hpp"
 
 #include "arch/cpu.hpp"
 #include "arch/cpu_state.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/legacy_pic.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/pv_run.hpp"
 #include "arch/serial.hpp"
 #include "arch/smp.hpp"
@@ -96,6 +98,7 @@ void boot_cpu_main() {
     time_init();
     report_boot(boot_info, options);
     run_selftest(options.selftest);
+    set_audit_point_cpu(options.audit_point_cpu);
     if (boot_info.module_count > 0) run_domains(boot_info, options.audit);
     print("Isola: clean exit\n");
     print_event_totals();
@@ -116,6 +119,7 @@ extern "C" [[noreturn]] void hv_main(hv::u32 loader_magic, hv::u32 multiboot_inf
         stop(ExitCode::BadBootInput, "bad boot information", parsed.error());
     parse_command_line();
     apply_asi_policy();
+    pcid_select(options.pcid);  // before any pCPU sets up its CR4 (init_cpu_control)
     boot::CpuList cpus{};
     if (auto found = boot::find_cpus(kIdentityReader, cpus); !found.ok())
         stop(ExitCode::BadBootInput, "cannot find the pCPUs", found.error());

@@ -3,6 +3,7 @@
 #include "arch/cpu_state.hpp"
 
 #include "arch/cpu.hpp"
+#include "arch/pcid.hpp"
 
 namespace hv::arch {
 namespace {
@@ -18,6 +19,7 @@ void init_cpu_control() {
     u64 cr4 = read_cr4() | kCr4Osfxsr | kCr4Osxmmexcpt;
     if (cpuid(0).eax >= 7 && (cpuid(7, 0).ebx & kCpuidSmep) != 0) cr4 |= kCr4Smep;
     write_cr4(cr4);
+    pcid_enable_cpu();
 }
 
 void reset_guest_cpu_state() {

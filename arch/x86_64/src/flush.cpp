@@ -10,6 +10,7 @@
 #include "arch/descriptors.hpp"
 #include "arch/lapic.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/sched.hpp"
 #include "arch/smp.hpp"
 #include "hv/core/spinlock.hpp"
@@ -47,8 +48,8 @@ void flush_local(unsigned cpu, u32 flags, u64 va, const pv::Vcpu* drop) {
     }
     if ((flags & sched::kFlushRootResync) != 0) resync_loaded_root(cpu);
     if ((flags & sched::kFlushTlbGlobal) != 0) flush_tlb_all();
-    else if ((flags & sched::kFlushTlb) != 0) write_cr3(read_cr3());
-    else if ((flags & sched::kFlushVa) != 0) invlpg(va);
+    else if ((flags & sched::kFlushTlb) != 0) flush_tlb_local();
+    else if ((flags & sched::kFlushVa) != 0) invalidate_page(va);
 }
 
 // The vCPU a DropLazy request names travels in the va field.

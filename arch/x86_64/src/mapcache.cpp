@@ -5,6 +5,7 @@
 #include "arch/cpu.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/check.hpp"
@@ -45,7 +46,7 @@ MappedFrame::~MappedFrame() {
     if (va_ == 0) return;
     Window& window = windows[cpu_];
     window.entries()[first_slot_index(va_)] = 0;
-    invlpg(va_);
+    invalidate_page(va_);  // every PCID that may cache the slot (arch/pcid.hpp)
     window.used_mask &= ~(u64{1} << slot_);
 }
 

@@ -13,6 +13,7 @@
 #include "arch/asi.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/pcid.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/check.hpp"
 #include "hv/core/console.hpp"
@@ -313,7 +314,7 @@ void HvPagingEnv::free_table(Mfn mfn) {
 }
 
 void HvPagingEnv::invalidate(Vaddr va, mm::Level) {
-    if (paging_live) invlpg(va.raw());
+    if (paging_live) invalidate_page(va.raw());  // every PCID that may cache it (arch/pcid.hpp)
 }
 
 Result<void, const char*> memory_init(const boot::BootInfo& boot, u64 hypervisor_pool_bytes, unsigned cpu_count) {

@@ -6,6 +6,7 @@
 #include "arch/boot_constants.h"
 #include "arch/cpu.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/pte.hpp"
 #include "arch/vcpu_pt_window.hpp"
 #include "hv/core/check.hpp"
@@ -36,7 +37,7 @@ struct ImageEnv {
     void free_table(Mfn mfn) { paging_env().free_table(mfn); }
     Optional<Mfn> alloc_page() { return {}; }  // the GDT/LDT windows own no pages
     void free_page(Mfn) {}
-    void invalidate(Vaddr va, mm::Level) { invlpg(va.raw()); }
+    void invalidate(Vaddr va, mm::Level) { invalidate_page(va.raw()); }  // both roots' PCIDs share slot 260
     // Whose tables are loaded here is what the loaded root's own slot 260 says.
     bool loaded(const mm::VcpuRef& vcpu) { return loaded_area_l3() == vcpu.l3.maddr().raw(); }
     u64* linear_entry(mm::Level level, Vaddr va) {

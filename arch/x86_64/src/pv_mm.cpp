@@ -4,6 +4,7 @@
 #include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/pcid.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
@@ -103,11 +104,15 @@ void flush_guest_tlb_mask(Vcpu& vcpu, u32 flags, u64 va, u64 vcpu_mask, bool loc
     // This pCPU has the caller's tables loaded (it runs it).
     if ((flags & sched::kFlushRootResync) != 0) arch::resync_loaded_root(arch::current_cpu_index());
     if ((flags & (sched::kFlushTlb | sched::kFlushTlbGlobal)) != 0) arch::flush_tlb_all();
-    else if ((flags & sched::kFlushVa) != 0) arch::invlpg(va);
+    else if ((flags & sched::kFlushVa) != 0) arch::invalidate_page(va);
 }
 
 void release_root_elsewhere(Vcpu& vcpu) { arch::drop_lazy_vcpu(vcpu); }
-void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(arch::asi_load_root(vcpu)); }
+void reload_guest_root(Vcpu& vcpu) {
+    const u64 root = arch::asi_load_root(vcpu);
+    // A shadow root carries its PCID (and may keep its TLB entries); a guest L4 is loaded as is.
+    arch::write_cr3(vcpu.asi_root[0] != 0 ? arch::pv_root_cr3(vcpu, vcpu.kernel_mode ? 0 : 1, root) : root);
+}
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
 u64 machine_frame_limit() { return arch::memory_summary().frame_count; }
 

@@ -11,6 +11,7 @@
 #include "arch/flush.hpp"
 #include "arch/lapic.hpp"
 #include "arch/mapcache.hpp"
+#include "arch/pcid.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/pv_build.hpp"
 #include "arch/sched.hpp"
@@ -73,6 +74,7 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     }
     // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
     HV_CHECK(mapcache_slots_in_use(cpu) == 0);
+    if (audit_point_due(cpu)) stop_at_audit_point(vcpu, cpu);
     if (zero_pending[cpu]) {
         zero_pending[cpu] = false;
         const u64 zero_from = zero_dead_stack_pages(cpu);
@@ -144,7 +146,8 @@ void load_vcpu(pv::Vcpu& vcpu) {
     asi_switch_in(vcpu, cpu);  // its roots' slot 261 shows this pCPU's windows
     load_cpu_gdt(cpu);         // valid in every root: the previous vCPU's window may vanish with CR3
     pv::reload_guest_root(vcpu);
-    flush_tlb_all();  // no translation of the previous vCPU survives, global or not
+    flush_tlb_all();  // no translation of the previous vCPU survives, global or not, in any PCID
+    pcid_vcpu_flushed(vcpu);
     pv::write_hardware_ts(vcpu, false);
     asm volatile("fxrstor64 %0" ::"m"(vcpu.fxsave_area));
     pv::load_guest_gdt(vcpu);  // before the selectors, which are checked against it

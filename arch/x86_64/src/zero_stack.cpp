@@ -6,6 +6,7 @@
 #include "arch/descriptors.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/counters.hpp"
@@ -30,7 +31,7 @@ u64 zero_if_dirty(unsigned cpu, u64 va) {
         memset(page.bytes(), 0, kPageSize);
     }
     __atomic_store_n(pte, entry & ~X86PteFormat::kD, __ATOMIC_RELAXED);
-    invlpg(va);
+    invalidate_page(va);  // in every PCID that may cache it, or a stale D=1 entry hides a write
     return kPageSize;
 }
 

@@ -14,6 +14,16 @@
 //                foreign=N bad=N unusable=N bootmod=N outside=N unreadable=N free=N (one line)
 //   audit: end roots=<N> foreign=<N> bad=<N>                    after the last root
 //
+// The audit point (option audit-point=<cpu>, docs/asi.md) prints one root's mappings instead:
+//
+//   audit: point begin cpu=<C> root=<maddr> label=<label>
+//   audit: point volatile <first> <last> <why>                  a range QEMU's view may differ in
+//   audit: map <first> <last> <maddr> eff=<u|-><w|-><x|-> leaf=<u|-><w|-><x|-><g|->
+//   audit: point end cpu=<C> root=<maddr> maps=<N>
+//
+// A map line is a stretch of VAs mapping consecutive frames from <maddr> with the same rights:
+// `leaf` the leaf entry's own bits, `eff` what a translation grants (AND over the levels).
+//
 // <last> is inclusive. <kind> and <id> are as in hv/audit/frame_tag.hpp; <id> is "*" on a run
 // that merged several ids. <label> is one word chosen by the caller (e.g. "d1v0"). other = free +
 // unusable + bootmod + outside; bad counts the free frames that are a bug (frame_tag.hpp). A root section is root, runs, [truncated], frames, total.
@@ -71,6 +81,29 @@ class ProtocolPrinter {
     unsigned roots_ = 0;
     u64 foreign_ = 0;
     u64 bad_ = 0;
+};
+
+// Prints the `audit: map` lines of one root from enumerate_mappings(), merging leaves that
+// continue each other (next VA, next frame, same rights). Every mapping is printed: no budget.
+class MappingPrinter {
+  public:
+    MappingPrinter(LineSink sink, void* context) : sink_(sink), context_(context) {}
+
+    // Out of line on purpose, like ProtocolPrinter::run_sink().
+    MappingSink mapping_sink();
+    // Prints the pending stretch; returns how many map lines were printed in all.
+    u64 finish();
+
+  private:
+    static void on_mapping(void* self, const Mapping& mapping);
+    void add(const Mapping& mapping);
+    void print(const Mapping& mapping);
+
+    LineSink sink_;
+    void* context_;
+    Mapping pending_{};
+    bool has_pending_ = false;
+    u64 lines_ = 0;
 };
 
 // The whole section of one root: root line, audit_root, run lines, frame lines, total line.

@@ -63,17 +63,46 @@ inline constexpr usize kTableBufferWords = usize{mm::kLevelCount} * mm::kEntries
 // of bitmap words plus 16 KiB of table buffers).
 constexpr usize audit_scratch_words(u64 frame_count) { return kTableBufferWords + frame_set_words(frame_count); }
 
+// One leaf as the MMU sees it, for a caller that wants the mappings themselves (the QEMU
+// cross-check, docs/asi.md): `pages` 4 KiB pages from `va` map frames from `first_frame` on.
+// `leaf` holds the leaf entry's own attributes; `effective` what a translation grants: write,
+// user and exec are the AND over every level of the walk, global is the leaf's.
+struct Mapping {
+    u64 va;
+    u64 first_frame;
+    u64 pages;
+    mm::Attrs leaf;
+    mm::Attrs effective;
+};
+
+struct MappingSink {
+    void (*emit)(void* context, const Mapping& mapping) = nullptr;
+    void* context = nullptr;
+};
+
 namespace detail {
+
+// What the root grants before any entry is read: everything (each level can only take away).
+inline constexpr mm::Attrs kAllRights{.write = true, .user = true, .exec = true, .global = false};
+
+inline mm::Attrs narrowed(const mm::Attrs& path, const mm::Attrs& entry) {
+    return mm::Attrs{.write = path.write && entry.write,
+                     .user = path.user && entry.user,
+                     .exec = path.exec && entry.exec,
+                     .global = entry.global,
+                     .mem_type = entry.mem_type};
+}
 
 template <mm::PteFormat Format, AuditEnv Env>
 class Walker {
   public:
-    Walker(Env& env, u64* tables, Accountant& accountant)
-        : env_(env), tables_(tables), accountant_(accountant), ram_frames_(env.frame_count()) {}
+    Walker(Env& env, u64* tables, Accountant& accountant, MappingSink mappings = {})
+        : env_(env), tables_(tables), accountant_(accountant), ram_frames_(env.frame_count()), mappings_(mappings) {}
 
     // Visits every present entry of `table`, read as a table of `level` whose first entry
-    // translates `base` (sign-extended).
-    void walk(Mfn table, mm::Level level, u64 base) {
+    // translates `base` (sign-extended). `path`: the rights the entries above granted; only
+    // computed when a MappingSink wants them (the audit itself needs frames, not rights).
+    void walk(Mfn table, mm::Level level, u64 base, mm::Attrs path = kAllRights) {
         u64* const entries = tables_ + mm::level_number(level) * mm::kEntriesPerTable;
         if (!env_.read_table(table, entries)) {
             accountant_.add_unreadable_table();
@@ -84,11 +113,15 @@ class Walker {
             if (!Format::present(level, entry)) continue;
             const u64 va = level == mm::kRootLevel ? slot_va(index) : base + (u64{index} << mm::level_shift(level));
             const Mfn target = Format::address(level, entry).mfn();
+            const mm::Attrs here = mappings_.emit != nullptr ? narrowed(path, Format::attrs(level, entry)) : path;
             // A PT entry always maps a page, whatever its other bits say (the MMU's view).
             if (level == mm::Level::Pt || Format::is_leaf(level, entry)) {
-                leaf(va, target.raw(), mm::level_size(level) >> kPageShift);
+                const u64 pages = mm::level_size(level) >> kPageShift;
+                if (mappings_.emit != nullptr)
+                    mappings_.emit(mappings_.context, Mapping{va, target.raw(), pages, Format::attrs(level, entry), here});
+                leaf(va, target.raw(), pages);
             } else {
-                walk(target, mm::lower(level), va);
+                walk(target, mm::lower(level), va, here);
             }
         }
     }
@@ -127,6 +160,7 @@ class Walker {
     u64* tables_;
     Accountant& accountant_;
     u64 ram_frames_;
+    MappingSink mappings_;
 };
 
 }  // namespace detail
@@ -143,6 +177,17 @@ AuditResult audit_root(Env& env, Mfn root, const Subject& subject, AuditScratch 
     detail::Walker<Format, Env> walker(env, scratch.words, accountant);
     walker.walk(root, mm::kRootLevel, 0);
     return accountant.finish();
+}
+
+// Hands every leaf of the tree rooted at `root` to `mappings`, in ascending VA order, by the
+// same walk audit_root() classifies (the frame accounting runs alongside and is dropped).
+template <mm::PteFormat Format, AuditEnv Env>
+void enumerate_mappings(Env& env, Mfn root, AuditScratch scratch, MappingSink mappings) {
+    const u64 frame_count = env.frame_count();
+    HV_CHECK(scratch.words != nullptr && scratch.word_count >= audit_scratch_words(frame_count));
+    Accountant accountant(Subject{}, scratch.words + kTableBufferWords, frame_count, RunSink{});
+    detail::Walker<Format, Env> walker(env, scratch.words, accountant, mappings);
+    walker.walk(root, mm::kRootLevel, 0);
 }
 
 }  // namespace hv::audit

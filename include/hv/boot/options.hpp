@@ -20,6 +20,12 @@ struct HvOptions {
     u64 max_cpus = 8;                  // maxcpus=<n>: pCPUs to bring up (1-8)
     AsiPolicy asi;                     // asi=<list>: ASI features per guest type (asi_option.hpp)
     bool audit = false;                // audit: print the isolation audit (hv/audit/protocol.hpp)
+    // audit-point=<cpu>: stop pCPU <cpu> at its first guest entry, print the loaded root's
+    // mappings and halt, for the QEMU cross-check (docs/asi.md). kAuditPointOff: never.
+    u64 audit_point_cpu = kAuditPointOff;
+    bool pcid = true;                  // pcid: PCIDs for the vCPU roots where the CPU has them (arch/pcid.hpp)
+
+    static constexpr u64 kAuditPointOff = ~u64{0};
 };
 
 // Parses the whole command line into `out`, then applies what depends on all of it (range

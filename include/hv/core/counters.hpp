@@ -5,7 +5,7 @@
 // published costs to model cycles (docs/bench/README.md). The totals over all pCPUs are printed
 // once at the end of a run:
 //
-//     isola: events cr3_loads=N tlb_flushes=N invlpgs=N ipis=N resyncs=N bytes_zeroed=N
+//     isola: events cr3_loads=N tlb_flushes=N invlpgs=N ipis=N resyncs=N bytes_zeroed=N cr3_noflush=N
 //
 // Counting is per pCPU (no shared cache line on the hot paths); the image implements storage in
 // arch/x86_64/src/counters.cpp, the host unit tests in tests/support/host_counters.cpp.
@@ -22,8 +22,9 @@ enum class Event : u8 {
     Ipi,          // an inter-processor interrupt sent (arch::lapic_send_ipi)
     RootResync,   // a per-vCPU root table brought back in line with the guest's L4 (ASI)
     BytesZeroed,  // bytes of hypervisor stack zeroed (ASI); counted with n = bytes
+    Cr3NoFlush,   // of the CR3 loads, those that kept the new PCID's TLB entries (arch/pcid.hpp)
 };
-inline constexpr unsigned kEventCount = 6;
+inline constexpr unsigned kEventCount = 7;
 
 // Adds `n` to this pCPU's count of `event`. Callable from any context, fault paths included.
 void count_event(Event event, u64 n = 1);

@@ -240,5 +240,31 @@ TEST_F(OptionsTest, AcceptsTabsAndRepeatedSpaces) {
     EXPECT_EQ(options.max_cpus, 3u);
 }
 
+// pcid is on unless switched off (the image still needs the CPU's PCID and INVPCID, and vcpu-pt).
+TEST_F(OptionsTest, PcidDefaultsOnAndSwitchesOff) {
+    ASSERT_TRUE(parse("isola.bin").ok());
+    EXPECT_TRUE(options.pcid);
+    ASSERT_TRUE(parse("isola.bin no-pcid").ok());
+    EXPECT_FALSE(options.pcid);
+    ASSERT_TRUE(parse("isola.bin pcid=0").ok());
+    EXPECT_FALSE(options.pcid);
+    EXPECT_FALSE(parse("isola.bin pcid=maybe").ok());
+}
+
+// audit-point is off unless given, takes a pCPU number 0-7, and names the token when out of range.
+TEST_F(OptionsTest, AuditPointTakesACpu) {
+    ASSERT_TRUE(parse("isola.bin").ok());
+    EXPECT_EQ(options.audit_point_cpu, HvOptions::kAuditPointOff);
+    ASSERT_TRUE(parse("isola.bin audit-point=1").ok());
+    EXPECT_EQ(options.audit_point_cpu, 1u);
+    ASSERT_TRUE(parse("isola.bin audit-point=7").ok());
+    EXPECT_EQ(options.audit_point_cpu, 7u);
+    const auto result = parse("isola.bin audit-point=8");
+    ASSERT_FALSE(result.ok());
+    EXPECT_STREQ(result.error().reason, "out of range (0-7)");
+    EXPECT_EQ(token_of(result.error()), "audit-point=8");
+    EXPECT_FALSE(parse("isola.bin audit-point").ok());
+}
+
 }  // namespace
 }  // namespace hv::boot

@@ -19,16 +19,17 @@ TEST(Counters, Names) {
     EXPECT_STREQ(event_name(Event::Ipi), "ipis");
     EXPECT_STREQ(event_name(Event::RootResync), "resyncs");
     EXPECT_STREQ(event_name(Event::BytesZeroed), "bytes_zeroed");
+    EXPECT_STREQ(event_name(Event::Cr3NoFlush), "cr3_noflush");
 }
 
 // The line is `isola: events` followed by name=value for every event, in Event order.
 TEST(Counters, LineFormat) {
-    const u64 totals[kEventCount] = {1, 22, 333, 0, 5, 18446744073709551615UL};
-    char line[200];
+    const u64 totals[kEventCount] = {1, 22, 333, 0, 5, 18446744073709551615UL, 7};
+    char line[256];
     const usize length = format_event_line(line, sizeof line, totals);
     EXPECT_EQ(std::string(line),
               "isola: events cr3_loads=1 tlb_flushes=22 invlpgs=333 ipis=0 resyncs=5 "
-              "bytes_zeroed=18446744073709551615");
+              "bytes_zeroed=18446744073709551615 cr3_noflush=7");
     EXPECT_EQ(length, std::string(line).size());
 }
 
@@ -53,7 +54,8 @@ TEST(Counters, CountAndPrint) {
     print_event_totals();
     const std::string out = test::take_console_output();
     EXPECT_NE(out.find("isola: events cr3_loads=" + std::to_string(before[0] + 1) + " "), std::string::npos);
-    EXPECT_NE(out.find(" bytes_zeroed=" + std::to_string(before[5] + 4096) + "\n"), std::string::npos);
+    EXPECT_NE(out.find(" bytes_zeroed=" + std::to_string(before[5] + 4096) + " "), std::string::npos);
+    EXPECT_NE(out.find(" cr3_noflush=" + std::to_string(before[6]) + "\n"), std::string::npos);
 }
 
 }  // namespace
