@@ -6,6 +6,7 @@
 #include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
+#include "arch/pcid.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/pte.hpp"
 #include "arch/sched.hpp"
@@ -44,7 +45,7 @@ u64* window_word(Mfn mfn, unsigned index) {
         __atomic_store_n(&l1[mm::index_of(va, mm::Level::Pt)],
                          X86PteFormat::make_leaf(mm::Level::Pt, mfn.maddr(), mm::Attrs{.write = true}),
                          __ATOMIC_RELEASE);
-        if (replacing) invlpg(va);  // the old frame's translation may be cached
+        if (replacing) invalidate_page(va);  // the old frame's translation may be cached, under either PCID
         shown = mfn.raw();
     }
     return reinterpret_cast<u64*>(va) + index;
