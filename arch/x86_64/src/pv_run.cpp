@@ -180,8 +180,9 @@ unsigned cpu_of_entry_stack() {
     return static_cast<unsigned>((rsp - kCpuStacksBase) / kCpuStackWindow);
 }
 
-[[noreturn, gnu::cold, gnu::noinline]] void no_vcpu_on_entry(unsigned cpu) {
-    print("isola: guest entry on pCPU %u with no vCPU loaded\n", cpu);
+// Without an argument: the hot callers then keep nothing alive for it.
+[[noreturn, gnu::cold, gnu::noinline]] void no_vcpu_on_entry() {
+    print("isola: guest entry on pCPU %u with no vCPU loaded\n", current_cpu_index());
     machine_exit(ExitCode::HypervisorFault);
 }
 
@@ -213,7 +214,7 @@ void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
 
 // pv::upcall_deliverable, inline through the vCPU's own window (the mapcache only when its area
 // is not the loaded one, which an exit from its guest never sees).
-bool upcall_waits(pv::Vcpu& vcpu) {
+[[gnu::always_inline]] inline bool upcall_waits(pv::Vcpu& vcpu) {
     if (const xen::VcpuInfo* info = vcpu_info_in_window(vcpu)) [[likely]]
         return upcall_deliverable_in(*info);
     return pv::read_upcall_deliverable(vcpu);
@@ -278,7 +279,7 @@ void handle_guest_exception_entry(TrapFrame& frame) {
     const unsigned cpu = cpu_of_entry_stack();
     pv::Vcpu* vcpu = running_vcpu(cpu);
     if (vcpu == nullptr) [[unlikely]]
-        no_vcpu_on_entry(cpu);
+        no_vcpu_on_entry();
     pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
     resume_or_run_next(*vcpu, frame, cpu);
 }
@@ -299,7 +300,7 @@ extern "C" void hv_handle_syscall(hv::arch::TrapFrame* frame) {
     const unsigned cpu = cpu_of_entry_stack();
     hv::pv::Vcpu* vcpu = running_vcpu(cpu);
     if (vcpu == nullptr) [[unlikely]]
-        no_vcpu_on_entry(cpu);
+        no_vcpu_on_entry();
     if (!vcpu->kernel_mode) {
         hv::pv::handle_user_syscall(*vcpu, *frame);
     } else if (frame->rax == ::xen::kIret) {
