@@ -25,22 +25,28 @@ bool vector_has_error_code(unsigned vector) {
 
 BounceFrame make_bounce_frame(const arch::TrapFrame& regs, u64 stack, bool was_kernel, u8 saved_mask,
                               Optional<u64> error_code) {
-    BounceFrame frame{};
+    // Only the frame's own words are written: every exception, callback and upcall builds one.
+    BounceFrame frame;
     // CS as interrupted, RPL cleared for kernel mode; the saved upcall mask in bits 32-39.
     const u64 cs = (was_kernel ? (regs.cs & ~u64{3}) : regs.cs) | (u64{saved_mask} << 32);
     // IF shows the virtual interrupt flag; IOPL is virtual (0 without architectural_iopl).
     const u64 rflags = (regs.rflags & ~(kFlagIf | kFlagIopl)) | (saved_mask != 0 ? 0 : kFlagIf);
-    unsigned n = 0;
-    frame.words[n++] = regs.rcx;
-    frame.words[n++] = regs.r11;
-    if (error_code) frame.words[n++] = error_code.value() & 0xffffffff;
-    frame.words[n++] = regs.rip;
-    frame.words[n++] = cs;
-    frame.words[n++] = rflags;
-    frame.words[n++] = regs.rsp;
-    frame.words[n++] = regs.ss;
-    frame.count = n;
-    frame.rsp = (stack & ~u64{0xf}) - n * 8;
+    frame.words[3] = regs.rip;
+    frame.words[4] = cs;
+    frame.words[BounceFrame::kRflags] = rflags;
+    frame.words[6] = regs.rsp;
+    frame.words[7] = regs.ss;
+    if (error_code) {  // RCX, R11, error code below RIP
+        frame.words[0] = regs.rcx;
+        frame.words[1] = regs.r11;
+        frame.words[2] = error_code.value() & 0xffffffff;
+        frame.count = 8;
+    } else {           // RCX, R11 below RIP
+        frame.words[1] = regs.rcx;
+        frame.words[2] = regs.r11;
+        frame.count = 7;
+    }
+    frame.rsp = (stack & ~u64{0xf}) - frame.count * 8;
     return frame;
 }
 
@@ -55,8 +61,8 @@ bool deliver(Vcpu& vcpu, arch::TrapFrame& regs, const Delivery& delivery, const 
     BounceFrame frame = make_bounce_frame(regs, stack, was_kernel, saved_mask, delivery.error_code);
     // With VMASST architectural_iopl the frame's RFLAGS.IOPL shows the virtual IOPL. [pv-abi.md §3.17]
     if (vm_assist_enabled(*vcpu.domain, xen::kVmAsstTypeArchitecturalIopl))
-        frame.words[frame.count - 3] |= u64{vcpu.iopl} << 12;  // RFLAGS, below RSP and SS
-    if (!copy_to_guest(vcpu, frame.rsp, frame.words, frame.count * 8)) {
+        frame.words[BounceFrame::kRflags] |= u64{vcpu.iopl} << 12;
+    if (!copy_to_guest(vcpu, frame.rsp, frame.first(), frame.count * 8)) {
         *why = "cannot write the bounce frame to the guest stack";
         return false;
     }

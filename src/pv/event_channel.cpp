@@ -344,7 +344,7 @@ long evtchn_set_priority(Vcpu& vcpu, u32 port) {
     return port_is_valid(*vcpu.domain, port) ? -xen::kENOSYS : -xen::kEINVAL;
 }
 
-bool upcall_deliverable(Vcpu& vcpu) { return read_upcall_pending(vcpu) != 0 && read_upcall_mask(vcpu) == 0; }
+bool upcall_deliverable(Vcpu& vcpu) { return read_upcall_deliverable(vcpu); }
 
 void deliver_pending_upcall(Vcpu& vcpu, arch::TrapFrame& regs) {
     if (vcpu.domain->state != DomainState::Running) return;

@@ -116,7 +116,7 @@ void handle_user_syscall(Vcpu& vcpu, arch::TrapFrame& regs) {
 }
 
 void do_iret(Vcpu& vcpu, arch::TrapFrame& regs) {
-    xen::IretContext context{};
+    xen::IretContext context;  // not zeroed first: read only once the copy filled it whole
     if (!copy_from_guest(vcpu, &context, regs.rsp, sizeof context)) return crash(vcpu, "iret frame unreadable");
     if ((context.cs & 3) == 3) {
         if (vcpu.user_cr3 == 0) return crash(vcpu, "iret to user mode with no user page table");

@@ -78,27 +78,10 @@ constexpr TableEntry kTable[] = {
     {xen::kSetTimerOp, set_timer_op},
 };
 
-// The same table indexed by number: dispatch is one bounds check and one indirect call (the
-// null hypercall is the benchmark every PV hypervisor is judged by).
-struct DispatchTable {
-    Handler by_number[xen::kHypercallCount];
-};
-constexpr DispatchTable make_dispatch_table() {
-    DispatchTable table{};
-    for (const TableEntry& entry : kTable) table.by_number[entry.number] = entry.handler;
-    return table;
-}
-constexpr DispatchTable kDispatch = make_dispatch_table();
-static_assert([] {
-    for (const TableEntry& entry : kTable)
-        if (entry.number >= xen::kHypercallCount) return false;
-    return true;
-}(), "every hypercall number fits the hypercall page");
-
 // The hypercalls that use the domain's page-type engine: serialised per domain (mm_lock), since
 // the domain's vCPUs may run on several pCPUs at once and the engine has no lock of its own
 // (page_types.hpp). VCPUOP_initialise takes the lock itself. A multicall takes it per entry.
-bool uses_page_types(u64 number) {
+constexpr bool uses_page_types(u64 number) {
     switch (number) {
         case xen::kMmuUpdate:
         case xen::kUpdateVaMapping:
@@ -112,14 +95,42 @@ bool uses_page_types(u64 number) {
     }
 }
 
+// The same table indexed by number, with whether the call takes mm_lock: dispatch is one bounds
+// check, one load of the slot and one indirect call (the null hypercall is the benchmark every PV
+// hypervisor is judged by).
+struct DispatchSlot {
+    Handler handler;
+    bool takes_mm_lock;
+};
+struct DispatchTable {
+    DispatchSlot by_number[xen::kHypercallCount];
+};
+constexpr DispatchTable make_dispatch_table() {
+    DispatchTable table{};
+    for (const TableEntry& entry : kTable)
+        table.by_number[entry.number] = {entry.handler, uses_page_types(entry.number)};
+    return table;
+}
+constexpr DispatchTable kDispatch = make_dispatch_table();
+static_assert([] {
+    for (const TableEntry& entry : kTable)
+        if (entry.number >= xen::kHypercallCount) return false;
+    return true;
+}(), "every hypercall number fits the hypercall page");
+
+[[gnu::noinline]] long call_under_mm_lock(Handler handler, Vcpu& vcpu, const HypercallArgs& args) {
+    SpinlockGuard guard(vcpu.domain->mm_lock);
+    return handler(vcpu, args);
+}
+
 }  // namespace
 
 long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
-    const Handler handler = number < xen::kHypercallCount ? kDispatch.by_number[number] : nullptr;
-    if (handler == nullptr) return -xen::kENOSYS;
-    if (!uses_page_types(number)) return handler(vcpu, args);
-    SpinlockGuard guard(vcpu.domain->mm_lock);
-    return handler(vcpu, args);
+    if (number >= xen::kHypercallCount) return -xen::kENOSYS;
+    const DispatchSlot& slot = kDispatch.by_number[number];
+    if (slot.handler == nullptr) return -xen::kENOSYS;
+    if (slot.takes_mm_lock) return call_under_mm_lock(slot.handler, vcpu, args);
+    return slot.handler(vcpu, args);
 }
 
 }  // namespace hv::pv

@@ -58,11 +58,10 @@ long get_features(Vcpu& vcpu, u64 guest_va) {
     return copy_to_guest(vcpu, guest_va, &info, sizeof info) ? 0 : -xen::kEFAULT;
 }
 
-}  // namespace
-
-long xen_version(Vcpu& vcpu, const HypercallArgs& args) {
-    const u64 buffer = args.arg[1];
-    switch (static_cast<u32>(args.arg[0])) {  // Xen's `int cmd`: the low 32 bits
+// Every subcommand but XENVER_version. Out of line so that the null hypercall does not pay for
+// this function's stack frame (the string buffers).
+[[gnu::noinline]] long xen_version_query(Vcpu& vcpu, u32 command, u64 buffer) {
+    switch (command) {
         case xen::kXenVersionVersion: return kXenVersionNumber;
         case xen::kXenVersionExtraversion: return copy_text_out<16>(vcpu, buffer, ".0-isola");
         case xen::kXenVersionCompileInfo: return compile_info(vcpu, buffer);
@@ -85,6 +84,15 @@ long xen_version(Vcpu& vcpu, const HypercallArgs& args) {
         case xen::kXenVersionBuildId: return -xen::kEPERM;
         default: return -xen::kENOSYS;
     }
+}
+
+}  // namespace
+
+long xen_version(Vcpu& vcpu, const HypercallArgs& args) {
+    const u32 command = static_cast<u32>(args.arg[0]);  // Xen's `int cmd`: the low 32 bits
+    // XENVER_version is the null hypercall every PV hypervisor is measured by: answered first.
+    if (command == xen::kXenVersionVersion) return kXenVersionNumber;
+    return xen_version_query(vcpu, command, args.arg[1]);
 }
 
 }  // namespace hv::pv

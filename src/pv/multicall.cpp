@@ -53,16 +53,4 @@ long do_multicall(Vcpu& vcpu, arch::TrapFrame& regs, u64 list, u64 count_argumen
 // Reached through do_hypercall only from inside a multicall: nesting is refused, as in Xen.
 long nested_multicall(Vcpu&, const HypercallArgs&) { return -xen::kEINVAL; }
 
-void do_hypercall_frame(Vcpu& vcpu, arch::TrapFrame& regs) {
-    switch (regs.rax) {
-        case xen::kIret: return do_iret(vcpu, regs);
-        case xen::kMulticall: regs.rax = static_cast<u64>(do_multicall(vcpu, regs, regs.rdi, regs.rsi)); return;
-        default: {
-            const HypercallArgs args{{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8}};
-            regs.rax = static_cast<u64>(do_hypercall(vcpu, regs.rax, args));
-            return;
-        }
-    }
-}
-
 }  // namespace hv::pv

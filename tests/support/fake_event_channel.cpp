@@ -79,6 +79,8 @@ u8 read_upcall_pending(Vcpu& vcpu) {
     return test::fake_shared_info(*vcpu.domain).vcpu_info[vcpu.id].evtchn_upcall_pending;
 }
 
+bool read_upcall_deliverable(Vcpu& vcpu) { return read_upcall_pending(vcpu) != 0 && read_upcall_mask(vcpu) == 0; }
+
 void block_vcpu(Vcpu& vcpu) { test::fake_event_platform().blocks.push_back(&vcpu); }
 
 void kick_vcpu(Vcpu& vcpu) { test::fake_event_platform().kicks.push_back(&vcpu); }

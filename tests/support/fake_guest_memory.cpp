@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Host implementation of the guest copy functions over FakeGuestMemory. The range check is the
-// real one (src/pv/guest_memory_checks.cpp), so tests exercise it too.
+// real one (inline in hv/pv/guest_memory.hpp), so tests exercise it too.
 #include "support/fake_guest_memory.hpp"
 
 #include <cstring>

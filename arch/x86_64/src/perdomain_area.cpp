@@ -22,13 +22,6 @@ constexpr unsigned kLinearSlot = l4_slot_of(kLinearPtBase);
 constexpr unsigned kWindowPages = kVcpuGdtLdtWindow / kPageSize;
 static_assert(kPerdomainSlot == 260 && kLinearSlot == 258);
 
-// The L3 behind slot 260 of the root loaded on this pCPU (its own entry, read through the
-// slot-258 self-map), or 0: the one answer to "whose per-domain area is loaded here".
-u64 loaded_area_l3() {
-    const u64 entry = *reinterpret_cast<const u64*>(mm::linear_entry_va(kLinearSlot, mm::Level::Pml4, kPerdomainBase));
-    return X86PteFormat::present(mm::Level::Pml4, entry) ? X86PteFormat::address(mm::Level::Pml4, entry).raw() : 0;
-}
-
 // Tables come from the hypervisor pool like every other hypervisor page table (class Global:
 // they describe the layout); the frames they map are the guest's and the pCPU's own.
 struct ImageEnv {
@@ -107,11 +100,6 @@ bool pt_window_init(pv::Vcpu& vcpu) {
     vcpu.pt_window_l1 = X86PteFormat::address(mm::Level::Pd, l2[mm::index_of(base, mm::Level::Pd)]).raw();
     for (u64& frame : vcpu.pt_window_mfn) frame = pv::kNoFrame;  // the new L1 maps nothing yet
     return true;
-}
-
-bool vcpu_area_loaded(const pv::Vcpu& vcpu) {
-    const u64 l3 = loaded_area_l3();
-    return l3 != 0 && l3 == vcpu.perdomain_l3;
 }
 
 bool domain_area_loaded(const pv::Domain& domain) {

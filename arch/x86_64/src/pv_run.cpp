@@ -17,6 +17,7 @@
 #include "arch/sched.hpp"
 #include "arch/smp.hpp"
 #include "arch/va_layout.hpp"
+#include "arch/vcpu_info.hpp"
 #include "arch/zero_stack.hpp"
 #include "hv/core/check.hpp"
 #include "hv/core/console.hpp"
@@ -68,7 +69,7 @@ u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStack
     auto* frame = reinterpret_cast<TrapFrame*>(stack_top(cpu) - sizeof(TrapFrame));
     *frame = vcpu.regs;
     pv::deliver_pending_upcall(vcpu, *frame);
-    if (must_reschedule(vcpu)) {  // the domain ended while the upcall was delivered
+    if (must_reschedule(vcpu, cpu)) {  // the domain ended while the upcall was delivered
         vcpu.regs = *frame;
         schedule(vcpu);
     }
@@ -173,6 +174,21 @@ void load_vcpu(pv::Vcpu& vcpu) {
 
 namespace {
 
+// This pCPU's index, for code entered from a guest: it always runs on its pCPU's primary stack, so
+// the stack's 2 MiB window says which pCPU this is (current_cpu_index() also copes with the boot
+// stack, which a guest entry never runs on).
+unsigned cpu_of_entry_stack() {
+    u64 rsp;
+    asm("movq %%rsp, %0" : "=r"(rsp));
+    return static_cast<unsigned>((rsp - kCpuStacksBase) / kCpuStackWindow);
+}
+
+// Without an argument: the hot callers then keep nothing alive for it.
+[[noreturn, gnu::cold, gnu::noinline]] void no_vcpu_on_entry() {
+    print("isola: guest entry on pCPU %u with no vCPU loaded\n", current_cpu_index());
+    machine_exit(ExitCode::HypervisorFault);
+}
+
 void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
     // SYSCALL left the guest's RIP in RCX and RFLAGS in R11; the stub already put them in the
     // frame. The hypercall page saves RCX/R11 around the SYSCALL itself.
@@ -180,26 +196,53 @@ void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
     pv::do_hypercall_frame(vcpu, frame);  // multicall needs the frame: an iret entry replaces it
 }
 
-// Every return to a running guest delivers a deliverable event upcall first (pv-abi §4.8). A
-// vCPU that blocks, yields, is preempted or whose domain ended goes through the scheduler.
-void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame) {
-    // IRETQ to a non-canonical RIP would fault in the hypervisor: the guest gets #GP(0) instead,
-    // as on Xen (an iret or hypercall return to such an address).
-    if (vcpu.domain->state == pv::DomainState::Running && !is_canonical(frame.rip)) {
-        frame.vector = 13;
-        frame.error_code = 0;
-        pv::handle_guest_exception(vcpu, frame, 0);
-    }
-    if (must_reschedule(vcpu)) {
+// IRETQ to a non-canonical RIP would fault in the hypervisor: the guest gets #GP(0) instead, as on
+// Xen (an iret or hypercall return to such an address).
+[[gnu::cold, gnu::noinline]] void refuse_noncanonical_rip(pv::Vcpu& vcpu, TrapFrame& frame) {
+    if (vcpu.domain->state != pv::DomainState::Running) return;
+    frame.vector = 13;
+    frame.error_code = 0;
+    pv::handle_guest_exception(vcpu, frame, 0);
+}
+
+// Rare: an upcall waits. Delivering it may crash the domain (the bounce frame cannot be written),
+// which must not return to the guest.
+[[gnu::cold, gnu::noinline]] void deliver_upcall_then_check(pv::Vcpu& vcpu, TrapFrame& frame, unsigned cpu) {
+    pv::deliver_pending_upcall(vcpu, frame);
+    if (must_reschedule(vcpu, cpu)) {
         vcpu.regs = frame;
         schedule(vcpu);
     }
-    pv::deliver_pending_upcall(vcpu, frame);
+}
+
+// pv::upcall_deliverable, inline through the vCPU's own window (the mapcache only when its area
+// is not the loaded one, which an exit from its guest never sees).
+[[gnu::always_inline]] inline bool upcall_waits(pv::Vcpu& vcpu) {
+    if (const xen::VcpuInfo* info = vcpu_info_in_window(vcpu)) [[likely]]
+        return upcall_deliverable_in(*info);
+    return pv::read_upcall_deliverable(vcpu);
+}
+
+// Every return to a running guest delivers a deliverable event upcall first (pv-abi §4.8). A
+// vCPU that blocks, yields, is preempted or whose domain ended goes through the scheduler. The
+// common case (nothing to do) is a handful of inline loads: every hypercall and bounce pays it.
+inline void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame, unsigned cpu) {
+    if (!is_canonical(frame.rip)) [[unlikely]]
+        refuse_noncanonical_rip(vcpu, frame);
+    if (must_reschedule(vcpu, cpu)) [[unlikely]] {
+        vcpu.regs = frame;
+        schedule(vcpu);
+    }
+    if (upcall_waits(vcpu)) [[unlikely]]
+        deliver_upcall_then_check(vcpu, frame, cpu);
 }
 
 }  // namespace
 
 void syscall_init_cpu(unsigned cpu) {
+    // LSTAR/CSTAR point at stub `cpu` by size: the stub arrays must start on a stub boundary.
+    HV_CHECK(reinterpret_cast<u64>(hv_syscall_stubs) % HV_SYSCALL_STUB_SIZE == 0 &&
+             reinterpret_cast<u64>(hv_syscall32_stubs) % HV_SYSCALL_STUB_SIZE == 0);
     hv_syscall_stack_top[cpu] = stack_top(cpu);
     wrmsr(kMsrEfer, rdmsr(kMsrEfer) | 1);  // SCE
     // SYSCALL loads CS = 0xe008, SS = 0xe010; SYSRET would load 0xe033/0xe02b (base 0xe023).
@@ -231,32 +274,47 @@ void syscall_init_cpu(unsigned cpu) {
     guest.error_code = fault.error_code & ~u64{3};
     pv::handle_guest_exception(*vcpu, guest, 0);
     vcpu->regs = guest;
-    if (must_reschedule(*vcpu)) schedule(*vcpu);
+    if (must_reschedule(*vcpu, current_cpu_index())) schedule(*vcpu);
     resume(*vcpu);
 }
 
-void handle_guest_entry(TrapFrame& frame) {
-    pv::Vcpu* vcpu = running_vcpu(current_cpu_index());
-    if (vcpu == nullptr) {
-        print("isola: guest entry on pCPU %u with no vCPU loaded\n", current_cpu_index());
-        machine_exit(ExitCode::HypervisorFault);
-    }
-    if (frame.vector == HV_VECTOR_SYSCALL && vcpu->kernel_mode && frame.rax == xen::kIret) {
-        pv::do_iret(*vcpu, frame);
-    } else if (frame.vector == HV_VECTOR_SYSCALL && vcpu->kernel_mode) {
-        hypercall_from(*vcpu, frame);
-    } else if (frame.vector == HV_VECTOR_SYSCALL) {
-        pv::handle_user_syscall(*vcpu, frame);
-    } else {
-        pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
-    }
-    resume_or_run_next(*vcpu, frame);
+void handle_guest_exception_entry(TrapFrame& frame) {
+    const unsigned cpu = cpu_of_entry_stack();
+    pv::Vcpu* vcpu = running_vcpu(cpu);
+    if (vcpu == nullptr) [[unlikely]]
+        no_vcpu_on_entry();
+    pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
+    resume_or_run_next(*vcpu, frame, cpu);
 }
 
 void handle_guest_interrupt(TrapFrame& frame) {
-    pv::Vcpu* vcpu = running_vcpu(current_cpu_index());
-    if (vcpu != nullptr) resume_or_run_next(*vcpu, frame);
+    const unsigned cpu = cpu_of_entry_stack();
+    pv::Vcpu* vcpu = running_vcpu(cpu);
+    if (vcpu != nullptr) resume_or_run_next(*vcpu, frame, cpu);
 }
+
+}  // namespace hv::arch
+
+// Every guest SYSCALL, from the per-pCPU stubs in vectors.S: a hypercall (guest kernel mode), the
+// iret hypercall, or a user-mode SYSCALL bounced to the guest kernel's callback. Its own entry,
+// not hv_handle_vector's dispatch: the null hypercall is the hottest path there is.
+extern "C" void hv_handle_syscall(hv::arch::TrapFrame* frame) {
+    using namespace hv::arch;
+    const unsigned cpu = cpu_of_entry_stack();
+    hv::pv::Vcpu* vcpu = running_vcpu(cpu);
+    if (vcpu == nullptr) [[unlikely]]
+        no_vcpu_on_entry();
+    if (!vcpu->kernel_mode) {
+        hv::pv::handle_user_syscall(*vcpu, *frame);
+    } else if (frame->rax == ::xen::kIret) {
+        hv::pv::do_iret(*vcpu, *frame);
+    } else {
+        hypercall_from(*vcpu, *frame);
+    }
+    resume_or_run_next(*vcpu, *frame, cpu);
+}
+
+namespace hv::arch {
 
 [[noreturn]] void run_domains(const boot::BootInfo& boot, bool audit) {
     audit_at_end = audit;

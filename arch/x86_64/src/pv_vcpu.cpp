@@ -7,6 +7,7 @@
 #include "arch/perdomain_area.hpp"
 #include "arch/smp.hpp"
 #include "arch/time.hpp"
+#include "arch/vcpu_info.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/guest_mode.hpp"
@@ -21,10 +22,6 @@ class SharedInfoView {
   public:
     explicit SharedInfoView(Domain& domain)
         : mapping_(arch::domain_area_loaded(domain) ? arch::MappedFrame(0, 0, 0) : arch::map_domain_page(domain.shared_info)) {}
-    // The vCPU's own area decides (one compare): what the hot paths ask about the running vCPU.
-    explicit SharedInfoView(Vcpu& vcpu)
-        : mapping_(arch::vcpu_area_loaded(vcpu) ? arch::MappedFrame(0, 0, 0)
-                                                : arch::map_domain_page(vcpu.domain->shared_info)) {}
     xen::SharedInfo* operator->() const { return get(); }
     xen::SharedInfo* get() const {
         return mapping_.bytes() != nullptr ? mapping_.as<xen::SharedInfo>()
@@ -36,9 +33,20 @@ class SharedInfoView {
 };
 
 template <class Fn>
-void with_vcpu_info(Vcpu& vcpu, Fn&& fn) {
-    const SharedInfoView shared(vcpu);
-    fn(shared->vcpu_info[vcpu.id]);
+[[gnu::noinline]] auto with_mapped_vcpu_info(Vcpu& vcpu, Fn fn) {
+    const arch::MappedFrame mapping = arch::map_domain_page(vcpu.domain->shared_info);
+    return fn(mapping.as<xen::SharedInfo>()->vcpu_info[vcpu.id]);
+}
+
+// fn(vcpu_info of `vcpu`), returning what fn returns: through the vCPU's slot-260 window when its
+// area is the loaded one (every exit to the guest comes here: no mapping object, no stack frame
+// on that path), else through the mapcache. fn takes its inputs by value and returns its output,
+// so the fast path keeps everything in registers.
+template <class Fn>
+auto with_vcpu_info(Vcpu& vcpu, Fn fn) {
+    if (xen::VcpuInfo* info = arch::vcpu_info_in_window(vcpu)) [[likely]]
+        return fn(*info);
+    return with_mapped_vcpu_info(vcpu, fn);
 }
 
 }  // namespace
@@ -52,17 +60,15 @@ void switch_guest_mode(Vcpu& vcpu, bool to_kernel) {
 }
 
 u8 read_upcall_mask(Vcpu& vcpu) {
-    u8 mask = 1;
-    with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) { mask = info.evtchn_upcall_mask; });
-    return mask;
+    return with_vcpu_info(vcpu, [](xen::VcpuInfo& info) { return info.evtchn_upcall_mask; });
 }
 
 void write_upcall_mask(Vcpu& vcpu, u8 mask) {
-    with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) { info.evtchn_upcall_mask = mask; });
+    with_vcpu_info(vcpu, [mask](xen::VcpuInfo& info) { info.evtchn_upcall_mask = mask; });
 }
 
 void write_guest_cr2(Vcpu& vcpu, u64 cr2) {
-    with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) { info.cr2 = cr2; });
+    with_vcpu_info(vcpu, [cr2](xen::VcpuInfo& info) { info.cr2 = cr2; });
 }
 
 }  // namespace hv::pv
@@ -112,11 +118,13 @@ bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id) {
 }
 
 u8 read_upcall_pending(Vcpu& vcpu) {
-    u8 pending = 0;
-    with_vcpu_info(vcpu, [&](xen::VcpuInfo& info) {
-        pending = __atomic_load_n(&info.evtchn_upcall_pending, __ATOMIC_SEQ_CST);
+    return with_vcpu_info(vcpu, [](xen::VcpuInfo& info) {
+        return __atomic_load_n(&info.evtchn_upcall_pending, __ATOMIC_SEQ_CST);
     });
-    return pending;
+}
+
+bool read_upcall_deliverable(Vcpu& vcpu) {
+    return with_vcpu_info(vcpu, [](xen::VcpuInfo& info) { return arch::upcall_deliverable_in(info); });
 }
 
 // vcpu_info.time: the TSC's scale since boot. The values never change (one calibration, the

@@ -34,13 +34,20 @@
 #include "hv/sched/scheduler.hpp"
 
 namespace hv::arch {
+
+namespace sched_records {
+pv::Vcpu* running[kMaxCpus];
+bool need_resched[kMaxCpus];
+}  // namespace sched_records
+
 namespace {
+
+using sched_records::need_resched;
+using sched_records::running;
 
 Spinlock sched_lock;  // the scheduler, every Entity, running[]
 sched::Scheduler scheduler;
-pv::Vcpu* running[kMaxCpus];  // written under sched_lock, read anywhere (atomically)
 pv::Vcpu* loaded[kMaxCpus];   // written only by its own pCPU, read anywhere (atomically)
-bool need_resched[kMaxCpus];  // the running vCPU goes through schedule() at its next exit
 unsigned slice_ticks[kMaxCpus];
 bool finishing;
 SchedStats stats;
@@ -145,7 +152,6 @@ bool retire_locked(pv::Vcpu& prev) {
 
 }  // namespace
 
-pv::Vcpu* running_vcpu(unsigned cpu) { return __atomic_load_n(&running[cpu], __ATOMIC_SEQ_CST); }
 pv::Vcpu* loaded_vcpu(unsigned cpu) { return __atomic_load_n(&loaded[cpu], __ATOMIC_SEQ_CST); }
 void set_loaded_vcpu(unsigned cpu, pv::Vcpu* vcpu) { __atomic_store_n(&loaded[cpu], vcpu, __ATOMIC_SEQ_CST); }
 
@@ -155,12 +161,6 @@ void note_switch(bool lazy) {
 }
 
 SchedStats sched_stats() { return stats; }
-
-bool must_reschedule(pv::Vcpu& vcpu) {
-    return !domain_running(vcpu) || vcpu.blocking || vcpu.yielding ||
-           run_state(vcpu) != sched::RunState::Running ||
-           __atomic_load_n(&need_resched[current_cpu_index()], __ATOMIC_SEQ_CST);
-}
 
 [[noreturn]] void schedule(pv::Vcpu& prev) {
     const unsigned cpu = current_cpu_index();

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Every interrupt, exception and guest SYSCALL arrives here (vectors.S) with a TrapFrame.
-//   from a guest (CS RPL 3) or SYSCALL -> pv_run.cpp
-//   #PF on guest_copy's access         -> resume at its fixup (the copy reports failure)
+// Every interrupt and exception arrives here (vectors.S) with a TrapFrame; guest SYSCALLs have
+// their own entry (hv_handle_syscall, pv_run.cpp).
+//   exception from a guest (CS RPL 3)   -> pv_run.cpp
+//   interrupt (timer, wakeup, flush)    -> its handler, then back to the guest or the hypervisor
+//   #PF on one of guest_copy's accesses -> resume at its fixup (the copy reports failure)
 //   anything else in the hypervisor    -> register dump, run ends with HypervisorFault
 #include "arch/boot_constants.h"
 #include "arch/cpu.hpp"
@@ -14,12 +16,14 @@
 #include "arch/trap_frame.hpp"
 #include "hv/core/console.hpp"
 
-extern "C" char guest_copy_access[], guest_copy_fixup[], guest_iret_insn[];
+extern "C" char guest_copy_access_quads[], guest_copy_quads_fixup[], guest_copy_access[], guest_copy_fixup[],
+    guest_iret_insn[];
 
 namespace hv::arch {
 namespace {
 
 constexpr u64 kVectorPageFault = 14;
+constexpr u64 kFirstInterruptVector = 32;  // 0-31: exceptions [SDM 3A §6.3]
 
 const char* vector_name(u64 vector) {
     static const char* const kNames[] = {
@@ -52,7 +56,8 @@ const char* exception_name(u64 vector) { return vector_name(vector); }
 
 extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     using namespace hv::arch;
-    if (frame->vector == HV_VECTOR_SYSCALL) return handle_guest_entry(*frame);  // the hot path first
+    // A guest's exceptions first: #PF and #GP (emulation, INT n) are the hot ones.
+    if (frame->vector < kFirstInterruptVector && (frame->cs & 3) == 3) return handle_guest_exception_entry(*frame);
     // Platform interrupts, whether they hit the hypervisor or a guest.
     if (frame->vector == kVectorWakeup) {
         lapic_eoi();
@@ -72,7 +77,11 @@ extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
         return;
     }
     if (frame->vector == kVectorSpurious) return;  // no EOI for spurious interrupts [SDM 3A §10.9]
-    if (frame->vector == HV_VECTOR_SYSCALL || (frame->cs & 3) == 3) return handle_guest_entry(*frame);
+    if ((frame->cs & 3) == 3) return handle_guest_exception_entry(*frame);  // any other vector that hit a guest
+    if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access_quads)) {
+        frame->rip = reinterpret_cast<hv::u64>(guest_copy_quads_fixup);
+        return;
+    }
     if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access)) {
         frame->rip = reinterpret_cast<hv::u64>(guest_copy_fixup);
         return;

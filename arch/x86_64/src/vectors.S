@@ -1,7 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /* Interrupt and exception entry: one 16-byte stub per vector, then a common path that saves the
- * general registers into an arch::TrapFrame (trap_frame.hpp) and calls hv_handle_vector. */
+ * general registers into an arch::TrapFrame (trap_frame.hpp) and calls hv_handle_vector. Guest
+ * SYSCALLs build the same frame and call hv_handle_syscall. Both return through vector_return. */
 #include "arch/boot_constants.h"
+
+/* The 15 general registers in the TrapFrame's order, last field first (RSP then points at its
+ * r15); the hypercall arguments RDI, RSI, RDX, R10, R8 end up contiguous (trap_frame.hpp). */
+    .macro PUSH_GENERAL_REGISTERS
+    pushq %r8
+    pushq %r10
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rax
+    pushq %rcx
+    pushq %r9
+    pushq %r11
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    .endm
 
     .section .text.entry, "ax"
     .align 16
@@ -20,42 +41,34 @@ hv_vector_stubs:
     vector = vector + 1
     .endr
 
-    .globl vector_common, vector_return
+    .globl vector_common, syscall_common, vector_return
 vector_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     cld
     movq %rsp, %rdi
     call hv_handle_vector
+    jmp vector_return
+
+syscall_common:                   /* no CLD: SFMASK cleared DF (pv_run.cpp, kSyscallMask) */
+    PUSH_GENERAL_REGISTERS
+    movq %rsp, %rdi
+    call hv_handle_syscall
 vector_return:
     popq %r15
     popq %r14
     popq %r13
     popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
     popq %rbp
+    popq %rbx
+    popq %r11
+    popq %r9
+    popq %rcx
+    popq %rax
     popq %rdi
     popq %rsi
     popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    popq %r10
+    popq %r8
     addq $16, %rsp                /* vector and error code */
     .globl guest_iret_insn
 guest_iret_insn:                  /* trap.cpp: a fault here on a ring-3 frame is the guest's */
@@ -63,12 +76,13 @@ guest_iret_insn:                  /* trap.cpp: a fault here on a ring-3 frame is
 
 /* SYSCALL entry, one stub per pCPU: SYSCALL does not switch stacks, so each stub saves the
  * guest RSP and loads its pCPU's stack top from tables smp.cpp fills, then builds the same
- * TrapFrame an exception from ring 3 would (vector HV_VECTOR_SYSCALL) and joins vector_common.
+ * TrapFrame an exception from ring 3 would (vector HV_VECTOR_SYSCALL) and joins syscall_common,
+ * which calls hv_handle_syscall (pv_run.cpp) directly: no vector dispatch on the hottest path.
  * On entry RCX = guest RIP, R11 = guest RFLAGS; SFMASK has cleared IF. [SDM 2B SYSCALL] */
     .section .text.entry, "ax"
 /* One 64-byte SYSCALL stub per pCPU that reports guest code selector `cs`. */
     .macro SYSCALL_STUBS name, cs
-    .align 16
+    .align 64                     /* LSTAR = \name + cpu * 64: no padding may run before a stub */
     .globl \name
 \name:
     cpu = 0
@@ -83,7 +97,7 @@ guest_iret_insn:                  /* trap.cpp: a fault here on a ring-3 frame is
     pushq %rcx
     pushq $0
     pushq $HV_VECTOR_SYSCALL
-    jmp vector_common
+    jmp syscall_common
     cpu = cpu + 1
     .endr
     .endm
@@ -116,16 +130,26 @@ enter_guest_zeroing:
     rep stosq
     jmp vector_return
 
-/* guest_copy(dst, src, len) -> bytes NOT copied (0 on success). The only instruction that may
- * fault on a guest address is guest_copy_access; trap.cpp resumes a #PF there at
- * guest_copy_fixup with RCX = bytes left. Callers check the range first (guest_memory.cpp). */
-    .globl guest_copy, guest_copy_access, guest_copy_fixup
+/* guest_copy(dst, src, len) -> bytes NOT copied (0 on success). Quadwords first, then the 0-7
+ * byte tail: under -icount every iteration of a rep string instruction counts as one, so an
+ * 80-byte iret frame costs 10 iterations, not 80. The only instructions that may fault on a guest
+ * address are the two rep movs; trap.cpp resumes a #PF on either at its own fixup, which turns
+ * RCX (iterations left) back into bytes left. Callers check the range first (guest_memory.cpp). */
+    .globl guest_copy, guest_copy_access_quads, guest_copy_quads_fixup, guest_copy_access, guest_copy_fixup
 guest_copy:
     movq %rdx, %rcx
+    shrq $3, %rcx
+    andl $7, %edx
+guest_copy_access_quads:
+    rep movsq
+    movl %edx, %ecx
 guest_copy_access:
     rep movsb
 guest_copy_fixup:
     movq %rcx, %rax
+    ret
+guest_copy_quads_fixup:           /* quadwords left * 8 + the tail not started */
+    leaq (%rdx,%rcx,8), %rax
     ret
 
     .section .bss

@@ -14,10 +14,15 @@ struct Vcpu;
 // Vectors for which the CPU (and so the bounce frame) carries an error code.
 bool vector_has_error_code(unsigned vector);
 
+// The frame is built top-aligned in `words`: RIP, CS, RFLAGS, RSP and SS always sit in the top
+// five words, so building it needs no variable index; first() is its lowest word.
 struct BounceFrame {
-    u64 words[8];  // lowest address first
-    unsigned count;
-    u64 rsp;       // the guest RSP after delivery: address of words[0]
+    static constexpr unsigned kCapacity = 8;
+    static constexpr unsigned kRflags = kCapacity - 3;  // index of RFLAGS in words
+    u64 words[kCapacity];
+    unsigned count;  // 7, or 8 with an error code
+    u64 rsp;         // the guest RSP after delivery: the address of first()
+    const u64* first() const { return words + kCapacity - count; }
 };
 
 // The frame for interrupted state `regs` on stack `stack` (16-byte aligned down first).

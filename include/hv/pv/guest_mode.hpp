@@ -56,6 +56,9 @@ bool evtchn_selector_test_and_set(Domain& domain, unsigned vcpu_id, unsigned wor
 // Sets vcpu_info[vcpu_id].evtchn_upcall_pending to 1; true when it was already non-zero.
 bool upcall_pending_test_and_set(Domain& domain, unsigned vcpu_id);
 u8 read_upcall_pending(Vcpu& vcpu);
+// evtchn_upcall_pending set and evtchn_upcall_mask clear in the vCPU's vcpu_info, read through one
+// mapping: the test every exit to the guest makes (upcall_deliverable).
+bool read_upcall_deliverable(Vcpu& vcpu);
 
 // The running vCPU asks to block (SCHEDOP_block/poll): at its next exit to the guest the
 // scheduler deschedules it unless vcpu.wake was set meanwhile. A sender sets vcpu.wake and then

@@ -15,15 +15,13 @@
 // which maps the same reserved page: the hypervisor's selectors and the TSS stay valid in any root.
 #pragma once
 
+#include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/addr.hpp"
 #include "hv/core/result.hpp"
 #include "hv/core/types.hpp"
-
-namespace hv::pv {
-struct Domain;
-struct Vcpu;
-}  // namespace hv::pv
+#include "hv/mm/linear_map.hpp"
+#include "hv/pv/domain.hpp"
 
 namespace hv::arch {
 
@@ -39,12 +37,24 @@ u64 perdomain_l4_entry(const pv::Vcpu& vcpu);
 // vcpu-pt, nothing with it (those L4s are never loaded).
 u64 perdomain_guest_l4_entry(Mfn l4);
 
+// The L3 behind slot 260 of the root loaded on this pCPU (its own entry, read through the
+// slot-258 self-map), or 0: the one answer to "whose per-domain area is loaded here". Inline:
+// every exit to a guest asks it (vcpu_area_loaded, through the vcpu_info accessors).
+inline u64 loaded_area_l3() {
+    constexpr u64 kEntryVa = mm::linear_entry_va(l4_slot_of(kLinearPtBase), mm::Level::Pml4, kPerdomainBase);
+    const u64 entry = *reinterpret_cast<const volatile u64*>(kEntryVa);
+    return X86PteFormat::present(mm::Level::Pml4, entry) ? X86PteFormat::address(mm::Level::Pml4, entry).raw() : 0;
+}
+
 // Whether the loaded root's slot 260 is `domain`'s area (its L3, or one of its vCPUs'), so
 // kSharedInfoVa shows its shared_info.
 bool domain_area_loaded(const pv::Domain& domain);
 // The same for one vCPU's area (its own L3 with vcpu-pt, else its domain's): one compare, for the
 // hot paths that ask about the running vCPU.
-bool vcpu_area_loaded(const pv::Vcpu& vcpu);
+inline bool vcpu_area_loaded(const pv::Vcpu& vcpu) {
+    const u64 l3 = loaded_area_l3();
+    return l3 != 0 && l3 == vcpu.perdomain_l3;
+}
 
 // GDTR on this pCPU's own window: before any CR3 switch, and whenever no vCPU is loaded.
 void load_cpu_gdt(unsigned cpu);

@@ -18,8 +18,9 @@ namespace hv::arch {
 // Sets EFER.SCE, STAR, LSTAR (this pCPU's stub) and SFMASK, and the stub's stack top.
 void syscall_init_cpu(unsigned cpu);
 
-// SYSCALL or exception from ring 3 on this pCPU. Returns to resume the guest in `frame`.
-void handle_guest_entry(TrapFrame& frame);
+// An exception from ring 3 on this pCPU (guest SYSCALLs have their own entry, hv_handle_syscall
+// in pv_run.cpp). Returns to resume the guest in `frame`.
+void handle_guest_exception_entry(TrapFrame& frame);
 // The wakeup IPI arrived while this pCPU ran a guest (already EOI'd): another pCPU raised an event
 // for it. Returns to resume the guest, at its event callback if an upcall is now deliverable.
 void handle_guest_interrupt(TrapFrame& frame);

@@ -12,20 +12,24 @@
 // loaded_vcpu: a pCPU's TLB only ever holds translations of its loaded vCPU.
 #pragma once
 
+#include "arch/descriptors.hpp"
 #include "arch/trap_frame.hpp"
 #include "hv/core/types.hpp"
-
-namespace hv::pv {
-struct Domain;
-struct Vcpu;
-}  // namespace hv::pv
+#include "hv/pv/domain.hpp"
 
 namespace hv::arch {
+
+// Per-pCPU records that sched.cpp owns and every exit to a guest reads: kept visible here so the
+// exit path reads them inline (see must_reschedule below).
+namespace sched_records {
+extern pv::Vcpu* running[kMaxCpus];  // written under sched_lock, read anywhere (atomically)
+extern bool need_resched[kMaxCpus];  // the running vCPU goes through schedule() at its next exit
+}  // namespace sched_records
 
 inline constexpr u64 kTickNs = 1'000'000;     // LAPIC timer period: guest timers' resolution
 inline constexpr unsigned kSliceTicks = 4;    // time slice: 4 ms
 
-pv::Vcpu* running_vcpu(unsigned cpu);
+inline pv::Vcpu* running_vcpu(unsigned cpu) { return __atomic_load_n(&sched_records::running[cpu], __ATOMIC_SEQ_CST); }
 pv::Vcpu* loaded_vcpu(unsigned cpu);
 // Only load_vcpu (pv_run.cpp) and the flush handler's lazy drop change the loaded record.
 void set_loaded_vcpu(unsigned cpu, pv::Vcpu* vcpu);
@@ -43,8 +47,15 @@ void sched_init_boot(unsigned online_cpus);
 // The running vCPU, whose registers are in vcpu.regs, leaves the pCPU: it blocks, yields, is
 // preempted or has ended; the scheduler picks the next vCPU (maybe the same) or goes idle.
 [[noreturn]] void schedule(pv::Vcpu& prev);
-// Whether the running vCPU must go through schedule() before returning to its guest.
-bool must_reschedule(pv::Vcpu& vcpu);
+// Whether the running vCPU (on pCPU `cpu`) must go through schedule() before returning to its
+// guest: its domain ended, it blocks or yields, it was taken down, or the pCPU must reschedule.
+// Inline: every exit to a guest asks it.
+inline bool must_reschedule(pv::Vcpu& vcpu, unsigned cpu) {
+    const auto state = __atomic_load_n(reinterpret_cast<const u8*>(&vcpu.sched.state), __ATOMIC_SEQ_CST);
+    return vcpu.domain->state != pv::DomainState::Running || vcpu.blocking || vcpu.yielding ||
+           state != static_cast<u8>(sched::RunState::Running) ||
+           __atomic_load_n(&sched_records::need_resched[cpu], __ATOMIC_SEQ_CST);
+}
 
 // The LAPIC timer interrupt: guest timers, poll timeouts and the time slice.
 void sched_tick(bool from_guest);
