@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// GDT/LDT windows in the per-domain slot through the perdomain API (see perdomain_area.hpp).
+// GDT/LDT windows, shared_info and private-state windows in the per-domain slot through the
+// perdomain API (see perdomain_area.hpp).
 #include "arch/perdomain_area.hpp"
 
 #include "arch/asi.hpp"
@@ -19,13 +20,6 @@ constexpr unsigned kPerdomainSlot = l4_slot_of(kPerdomainBase);
 constexpr unsigned kLinearSlot = l4_slot_of(kLinearPtBase);
 constexpr unsigned kWindowPages = kVcpuGdtLdtWindow / kPageSize;
 static_assert(kPerdomainSlot == 260 && kLinearSlot == 258);
-
-// The L3 behind slot 260 of the root loaded on this pCPU (its own entry, read through the
-// slot-258 self-map), or 0: the one answer to "whose per-domain area is loaded here".
-u64 loaded_area_l3() {
-    const u64 entry = *reinterpret_cast<const u64*>(mm::linear_entry_va(kLinearSlot, mm::Level::Pml4, kPerdomainBase));
-    return X86PteFormat::present(mm::Level::Pml4, entry) ? X86PteFormat::address(mm::Level::Pml4, entry).raw() : 0;
-}
 
 // Tables come from the hypervisor pool like every other hypervisor page table (class Global:
 // they describe the layout); the frames they map are the guest's and the pCPU's own.
@@ -80,19 +74,21 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
         if (!l3.ok()) return Error{"not enough memory for the vCPU's per-domain area"};
         vcpu.perdomain_l3 = l3.value().maddr().raw();
     }
+    const Vaddr private_va(vcpu_private_va(vcpu.id));
     if (!api().create(ref(vcpu), Vaddr(vcpu_gdt_va(vcpu.id)), kWindowPages, mm::Populate::No).ok() ||
-        !api().create(ref(vcpu), Vaddr(kSharedInfoVa), 1, mm::Populate::No).ok())
+        !api().create(ref(vcpu), Vaddr(kSharedInfoVa), 1, mm::Populate::No).ok() ||
+        !api().create(ref(vcpu), private_va, 1, mm::Populate::No).ok())
         return Error{"not enough memory for the vCPU's per-domain area"};
     const Mfn shared = vcpu.domain->shared_info;
     if (!api().populate(ref(vcpu), Vaddr(kSharedInfoVa), &shared, 1, mm::Attrs{.write = true}).ok())
         return Error{"cannot map shared_info in the per-domain area"};
+    // The vCPU's private state: only in its own L3 with vcpu-pt (vcpu_private.hpp).
+    if (!api().populate(ref(vcpu), private_va, &vcpu.private_frame, 1, mm::Attrs{.write = true}).ok())
+        return Error{"cannot map the vCPU's private state in the per-domain area"};
     return {};
 }
 
-bool vcpu_area_loaded(const pv::Vcpu& vcpu) {
-    const u64 l3 = loaded_area_l3();
-    return l3 != 0 && l3 == vcpu.perdomain_l3;
-}
+bool vcpu_area_loaded(const pv::Vcpu& vcpu) { return area_loaded(vcpu.perdomain_l3); }
 
 bool domain_area_loaded(const pv::Domain& domain) {
     const u64 l3 = loaded_area_l3();
