@@ -88,7 +88,10 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
     return {};
 }
 
-bool vcpu_area_loaded(const pv::Vcpu& vcpu) { return area_loaded(vcpu.perdomain_l3); }
+bool vcpu_area_loaded(const pv::Vcpu& vcpu) {
+    const u64 l3 = loaded_area_l3();
+    return l3 != 0 && l3 == vcpu.perdomain_l3;
+}
 
 bool domain_area_loaded(const pv::Domain& domain) {
     const u64 l3 = loaded_area_l3();

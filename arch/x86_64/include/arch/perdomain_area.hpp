@@ -47,7 +47,7 @@ u64 perdomain_guest_l4_entry(Mfn l4);
 // slot-258 self-map), or 0: the one answer to "whose per-domain area is loaded here". Inline:
 // the private-state view (vcpu_private.hpp) asks it on every vCPU switch.
 inline u64 loaded_area_l3() {
-    const u64 entry = *reinterpret_cast<const volatile u64*>(
+    const u64 entry = *reinterpret_cast<const u64*>(
         mm::linear_entry_va(l4_slot_of(kLinearPtBase), mm::Level::Pml4, kPerdomainBase));
     return X86PteFormat::present(mm::Level::Pml4, entry) ? X86PteFormat::address(mm::Level::Pml4, entry).raw() : 0;
 }
