@@ -16,18 +16,27 @@ namespace {
 constexpr u64 kMinPeriodNs = 1'000'000;        // Xen: MILLISECS(1)
 constexpr u64 kMaxPeriodNs = u64{1} << 62;     // Xen: STIME_DELTA_MAX
 
-// The context is large (5 KiB): it is copied into the domain's buffer, under mm_lock like the
-// references load_vcpu_context takes.
-long initialise(Vcpu& caller, Vcpu& target, u64 argument) {
-    Domain& domain = *caller.domain;
-    SpinlockGuard guard(domain.mm_lock);
-    xen::VcpuGuestContext& context = domain.context_buffer;
+long initialise_from(Vcpu& caller, Vcpu& target, xen::VcpuGuestContext& context, u64 argument) {
     if (!copy_from_guest(caller, &context, argument, sizeof context)) return -xen::kEFAULT;
     if (target.initialised) return -xen::kEEXIST;
     const long checked = check_vcpu_context(context);
     if (checked != 0) return checked;
-    PageTypeEngine engine = domain_engine(domain);
+    PageTypeEngine engine = domain_engine(*caller.domain);
     return load_vcpu_context(target, engine, context);
+}
+
+// The context is large (5 KiB): it is copied into the domain's buffer, under mm_lock like the
+// references load_vcpu_context takes. The buffer sits in the image's .bss, which every root
+// maps, and holds the new vCPU's registers: it is cleared before the lock is dropped, so the
+// registers live on only in the target's private page (vcpu_private.hpp).
+long initialise(Vcpu& caller, Vcpu& target, u64 argument) {
+    Domain& domain = *caller.domain;
+    SpinlockGuard guard(domain.mm_lock);
+    xen::VcpuGuestContext& context = domain.context_buffer;
+    const long result = initialise_from(caller, target, context, argument);
+    auto* bytes = reinterpret_cast<volatile u8*>(&context);  // volatile: a dead store to keep
+    for (usize i = 0; i < sizeof context; ++i) bytes[i] = 0;
+    return result;
 }
 
 long singleshot(Vcpu& caller, Vcpu& target, u64 argument) {

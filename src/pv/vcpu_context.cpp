@@ -5,6 +5,7 @@
 #include "hv/core/addr.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/page_types.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 
 namespace hv::pv {
@@ -40,9 +41,9 @@ void drop_gdt(PageTypeEngine& engine, const u64* frames, unsigned count) {
 // ctrlreg values hold the root's frame number in bits 12 and up (Xen's xen_cr3_to_pfn).
 Mfn root_frame(u64 ctrlreg) { return Mfn(ctrlreg >> 12); }
 
-void load_registers(Vcpu& vcpu, const xen::VcpuGuestContext& c) {
+void load_registers(VcpuPrivate& state, const xen::VcpuGuestContext& c) {
     const xen::CpuUserRegs& r = c.user_regs;
-    arch::TrapFrame& f = vcpu.regs;
+    arch::TrapFrame& f = state.regs;
     f = arch::TrapFrame{};
     f.r15 = r.r15, f.r14 = r.r14, f.r13 = r.r13, f.r12 = r.r12, f.rbp = r.rbp, f.rbx = r.rbx;
     f.r11 = r.r11, f.r10 = r.r10, f.r9 = r.r9, f.r8 = r.r8, f.rax = r.rax, f.rcx = r.rcx;
@@ -54,7 +55,7 @@ void load_registers(Vcpu& vcpu, const xen::VcpuGuestContext& c) {
     f.cs = ring3(r.cs);
     f.ss = ring3(r.ss);
     f.rflags = (r.rflags & kGuestFlagsMask) | kGuestFlagsForced;
-    vcpu.sel_ds = r.ds, vcpu.sel_es = r.es, vcpu.sel_fs = r.fs, vcpu.sel_gs = r.gs;
+    state.sel_ds = r.ds, state.sel_es = r.es, state.sel_fs = r.fs, state.sel_gs = r.gs;
 }
 
 void load_traps_and_callbacks(Vcpu& vcpu, const xen::VcpuGuestContext& c) {
@@ -71,12 +72,12 @@ void load_traps_and_callbacks(Vcpu& vcpu, const xen::VcpuGuestContext& c) {
     vcpu.kernel_sp = c.kernel_sp;
 }
 
-void load_segment_state(Vcpu& vcpu, const xen::VcpuGuestContext& c) {
+void load_segment_state(VcpuPrivate& state, const xen::VcpuGuestContext& c) {
     // GS_BASE holds the live mode's base, KERNEL_GS_BASE the other (guest_mode.hpp).
     const bool kernel = (c.flags & xen::kVgcfInKernel) != 0;
-    vcpu.msr_fs_base = c.fs_base;
-    vcpu.msr_gs_base = kernel ? c.gs_base_kernel : c.gs_base_user;
-    vcpu.msr_kernel_gs_base = kernel ? c.gs_base_user : c.gs_base_kernel;
+    state.msr_fs_base = c.fs_base;
+    state.msr_gs_base = kernel ? c.gs_base_kernel : c.gs_base_user;
+    state.msr_kernel_gs_base = kernel ? c.gs_base_user : c.gs_base_kernel;
 }
 
 }  // namespace
@@ -120,15 +121,16 @@ long load_vcpu_context(Vcpu& vcpu, PageTypeEngine& engine, const xen::VcpuGuestC
     vcpu.kernel_mode = (c.flags & xen::kVgcfInKernel) != 0;
     for (unsigned i = 0; i < kMaxGdtFrames; ++i) vcpu.gdt_frames[i] = i < gdt_count ? c.gdt_frames[i] : 0;
     vcpu.gdt_frame_count = gdt_count;
-    load_registers(vcpu, c);
+    const VcpuPrivateView state = vcpu_private(vcpu);  // a vCPU that is not running (often not ours)
+    load_registers(*state, c);
     load_traps_and_callbacks(vcpu, c);
-    load_segment_state(vcpu, c);
+    load_segment_state(*state, c);
     for (unsigned i = 0; i < 4; ++i) vcpu.dr[i] = c.debugreg[i];
     (void)set_debug_register(vcpu, 6, c.debugreg[6]);  // forces reserved bits; errors keep the default
     (void)set_debug_register(vcpu, 7, c.debugreg[7]);
     // Isola does not take the guest's FXSAVE image (a bad MXCSR would fault in FXRSTOR): the
     // vCPU starts with clean x87/SSE state, as after FNINIT.
-    reset_fxsave_area(vcpu.fxsave_area);
+    reset_fxsave_area(state->fxsave_area);
     vcpu.cr0_ts = false;
     vcpu.cr2 = 0;
     vcpu.iopl = 0;

@@ -120,6 +120,16 @@ Mfn FakeAsiMachine::slot_261_l3(FrameTag tag, Mfn stacks_tree) {
     return l3;
 }
 
+Mfn FakeAsiMachine::vcpu_frame(u32 domain, u32 vcpu) { return Mfn(vcpu_mfn(domain, vcpu)); }
+
+void FakeAsiMachine::plant(Mfn root, u64 va, Mfn frame) {
+    FakeMachineMemory& memory = paging_.memory();
+    const u64 first = FakeMachineMemory::kFirstMfn + memory.frame_count();
+    Table table(paging_, root);
+    map_4k(table, va, frame.raw(), 1);
+    env_.tag(Mfn(first), FakeMachineMemory::kFirstMfn + memory.frame_count() - first, kGlobal);
+}
+
 Mfn FakeAsiMachine::root(bool asi, u32 domain, u32 vcpu, u32 pcpu) {
     HV_CHECK(domain >= 1 && domain <= kDomains && vcpu < kVcpus && pcpu < kCpus);
     // With ASI off every vCPU of the domain, on any pCPU, loads the guest's own L4.

@@ -45,6 +45,11 @@ class FakeAsiMachine {
     // guest's L4, the same for every vCPU and pCPU. Built on first use.
     Mfn root(bool asi, u32 domain, u32 vcpu, u32 pcpu);
     FakeAuditEnv& env() { return env_; }
+    // The first of vCPU `vcpu`'s per-vCPU frames (class PerVcpu(domain, vcpu)), 1-based domain.
+    static Mfn vcpu_frame(u32 domain, u32 vcpu);
+    // Maps `frame` at `va` through `root`'s tables (any new table tagged global): for tests that
+    // plant a mapping the layout must never have. Changes every root that shares those tables.
+    void plant(Mfn root, u64 va, Mfn frame);
 
     using Table = mm::PageTable<arch::X86PteFormat, FakePagingEnv>;
 

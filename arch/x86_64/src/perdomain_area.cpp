@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// GDT/LDT windows in the per-domain slot through the perdomain API (see perdomain_area.hpp).
+// GDT/LDT windows, shared_info and private-state windows in the per-domain slot through the
+// perdomain API (see perdomain_area.hpp).
 #include "arch/perdomain_area.hpp"
 
 #include "arch/asi.hpp"
@@ -75,12 +76,17 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
         if (!l3.ok()) return Error{"not enough memory for the vCPU's per-domain area"};
         vcpu.perdomain_l3 = l3.value().maddr().raw();
     }
+    const Vaddr private_va(vcpu_private_va(vcpu.id));
     if (!api().create(ref(vcpu), Vaddr(vcpu_gdt_va(vcpu.id)), kWindowPages, mm::Populate::No).ok() ||
-        !api().create(ref(vcpu), Vaddr(kSharedInfoVa), 1, mm::Populate::No).ok())
+        !api().create(ref(vcpu), Vaddr(kSharedInfoVa), 1, mm::Populate::No).ok() ||
+        !api().create(ref(vcpu), private_va, 1, mm::Populate::No).ok())
         return Error{"not enough memory for the vCPU's per-domain area"};
     const Mfn shared = vcpu.domain->shared_info;
     if (!api().populate(ref(vcpu), Vaddr(kSharedInfoVa), &shared, 1, mm::Attrs{.write = true}).ok())
         return Error{"cannot map shared_info in the per-domain area"};
+    // The vCPU's private state: only in its own L3 with vcpu-pt (vcpu_private.hpp).
+    if (!api().populate(ref(vcpu), private_va, &vcpu.private_frame, 1, mm::Attrs{.write = true}).ok())
+        return Error{"cannot map the vCPU's private state in the per-domain area"};
     // Only behind the vCPU's own L3: its root is then loaded on one pCPU at a time, and a pCPU
     // leaves it with a CR3 load, so the local INVLPG of a replaced window page is complete.
     // Without vcpu-pt a pCPU may keep the domain's root lazily while the vCPU runs elsewhere

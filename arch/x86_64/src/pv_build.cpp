@@ -9,6 +9,7 @@
 #include "arch/memory.hpp"
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
+#include "arch/vcpu_private_area.hpp"
 #include "hv/core/cmdline.hpp"
 #include "hv/core/console.hpp"
 #include "hv/core/format.hpp"
@@ -16,6 +17,7 @@
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/elf_image.hpp"
 #include "hv/pv/vcpu_context.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hv/sched/scheduler.hpp"
 
@@ -97,6 +99,8 @@ void release_memory(pv::Domain& d) {
     for (Mfn& frame : d.p2m_frames)
         if (frame.raw() != 0) frames.free(frame);
     if (d.shared_info.raw() != 0) frames.free(d.shared_info);
+    for (pv::Vcpu& vcpu : d.vcpus)
+        if (vcpu.domain == &d) vcpu_private_release(vcpu);
     for (Mfn& frame : d.grants.frames)
         if (frame.raw() != 0) frames.free(frame);
     for (Mfn& frame : d.grants.status_frames)
@@ -282,9 +286,10 @@ void load_segments(pv::Domain& d, const pv::PvImage& image, const pv::BootLayout
     }
 }
 
-// Every vCPU exists (down, clean x87/SSE image, the affinity); vCPU 0 gets the boot context and
-// is the only one initialised: the guest brings up the others (VCPUOP_initialise, VCPUOP_up).
-void init_vcpus(pv::Domain& d, const ModuleOptions& options) {
+// Every vCPU exists (down, its private page with a clean x87/SSE image, the affinity); vCPU 0
+// gets the boot context and is the only one initialised: the guest brings up the others
+// (VCPUOP_initialise, VCPUOP_up).
+Result<void, const char*> init_vcpus(pv::Domain& d, const ModuleOptions& options) {
     d.vcpu_count = static_cast<unsigned>(options.vcpus);
     for (unsigned id = 0; id < d.vcpu_count; ++id) {
         pv::Vcpu& vcpu = d.vcpus[id];
@@ -293,19 +298,24 @@ void init_vcpus(pv::Domain& d, const ModuleOptions& options) {
         vcpu.id = id;
         vcpu.sched.owner = &vcpu;
         vcpu.sched.affinity = id < options.pins.count ? 1u << options.pins.cpu[id] : options.cpus;
-        pv::reset_fxsave_area(vcpu.fxsave_area);
+        HV_TRY(vcpu_private_create(vcpu));
+        pv::reset_fxsave_area(pv::vcpu_private(vcpu)->fxsave_area);
     }
+    return {};
 }
 
 void init_vcpu(pv::Domain& d, const pv::PvImage& image, const pv::BootLayout& layout, Mfn l4) {
     pv::Vcpu& vcpu = d.vcpus[0];
     vcpu.initialised = true;
-    vcpu.regs.rip = image.entry.raw();
-    vcpu.regs.rsp = layout.initial_rsp.raw();
-    vcpu.regs.rsi = layout.start_info.start.raw();
-    vcpu.regs.rflags = 0x202;
-    vcpu.regs.cs = xen::kFlatKernelCs;
-    vcpu.regs.ss = xen::kFlatKernelSs;
+    {
+        const pv::VcpuPrivateView state = pv::vcpu_private(vcpu);  // no root loaded: the mapcache
+        state->regs.rip = image.entry.raw();
+        state->regs.rsp = layout.initial_rsp.raw();
+        state->regs.rsi = layout.start_info.start.raw();
+        state->regs.rflags = 0x202;
+        state->regs.cs = xen::kFlatKernelCs;
+        state->regs.ss = xen::kFlatKernelSs;
+    }
     vcpu.kernel_cr3 = l4.maddr().raw();
     vcpu.kernel_mode = true;
 }
@@ -328,7 +338,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     }
     fill_p2m_list_and_shared_info(d, layout.value());
     fill_start_info(d, layout.value(), options, layout.value().page_tables.start.raw());
-    init_vcpus(d, options);
+    HV_TRY(init_vcpus(d, options));
     init_vcpu(d, image.value(), layout.value(), l4.value());
     // Type, validate and count every bootstrap table, pin the L4 and hold it as the kernel root,
     // exactly as Xen's builder does: from here on the guest's tables obey the type rules.
@@ -369,7 +379,7 @@ Result<void, const char*> build_domain(pv::Domain& d, u16 id, const boot::BootMo
     }
     d.state = pv::DomainState::Running;
     print("isola: d%u (%s) built: %lu MiB, entry 0x%lx\n", d.id, d.name, d.nr_pages * kPageSize / MiB,
-          d.vcpus[0].regs.rip);
+          pv::vcpu_private(d.vcpus[0])->regs.rip);
     return {};
 }
 

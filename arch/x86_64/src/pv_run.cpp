@@ -29,6 +29,7 @@
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/guest_traps.hpp"
 #include "hv/pv/hypercall.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 extern "C" {
@@ -61,16 +62,19 @@ bool zero_pending[kMaxCpus];
 
 u64 stack_top(unsigned cpu) { return cpu_primary_stack_base(cpu) + kPrimaryStackSize; }
 
-// Continues `vcpu` (already loaded on this pCPU) from vcpu.regs, placed at the stack top.
-// Precondition: the caller's own frames lie below that TrapFrame (true for every call chain
+// The registers of `vcpu`, loaded on this pCPU, kept in its private page until it runs again.
+void save_registers(pv::Vcpu& vcpu, const TrapFrame& frame) { pv::vcpu_private(vcpu)->regs = frame; }
+
+// Continues `vcpu` (already loaded on this pCPU) from its saved registers, placed at the stack
+// top. Precondition: the caller's own frames lie below that TrapFrame (true for every call chain
 // that starts at an entry from the guest or at the boot stack, which keeps room above).
 [[noreturn]] void resume(pv::Vcpu& vcpu) {
     const unsigned cpu = current_cpu_index();
     auto* frame = reinterpret_cast<TrapFrame*>(stack_top(cpu) - sizeof(TrapFrame));
-    *frame = vcpu.regs;
+    *frame = pv::vcpu_private(vcpu)->regs;
     pv::deliver_pending_upcall(vcpu, *frame);
     if (must_reschedule(vcpu, cpu)) {  // the domain ended while the upcall was delivered
-        vcpu.regs = *frame;
+        save_registers(vcpu, *frame);
         schedule(vcpu);
     }
     // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
@@ -94,9 +98,9 @@ u16 read_selector_es() { u16 v; asm volatile("mov %%es, %0" : "=r"(v)); return v
 u16 read_selector_fs() { u16 v; asm volatile("mov %%fs, %0" : "=r"(v)); return v; }
 u16 read_selector_gs() { u16 v; asm volatile("mov %%gs, %0" : "=r"(v)); return v; }
 
-void load_data_selectors(const pv::Vcpu& vcpu) {
-    const u16 ds = pv::user_selector_or_null(vcpu.sel_ds), es = pv::user_selector_or_null(vcpu.sel_es);
-    const u16 fs = pv::user_selector_or_null(vcpu.sel_fs), gs = pv::user_selector_or_null(vcpu.sel_gs);
+void load_data_selectors(const pv::VcpuPrivate& state) {
+    const u16 ds = pv::user_selector_or_null(state.sel_ds), es = pv::user_selector_or_null(state.sel_es);
+    const u16 fs = pv::user_selector_or_null(state.sel_fs), gs = pv::user_selector_or_null(state.sel_gs);
     // Loading FS/GS clobbers their bases: the MSRs are written afterwards. GS is loaded with
     // the guest's user GS live (KERNEL_GS_BASE swapped in later by the MSR writes anyway).
     asm volatile("mov %0, %%ds\n\tmov %1, %%es\n\tmov %2, %%fs\n\tmov %3, %%gs" ::"r"(ds), "r"(es), "r"(fs),
@@ -106,18 +110,20 @@ void load_data_selectors(const pv::Vcpu& vcpu) {
 
 }  // namespace
 
-// The running vCPU leaves the pCPU: everything the next vCPU could clobber goes into its Vcpu.
-// Its page tables stay loaded (the lazy part): only the next full load replaces them.
+// The running vCPU leaves the pCPU: everything the next vCPU could clobber goes into its private
+// page (still loaded here: its own window). Its page tables stay loaded (the lazy part): only the
+// next full load replaces them.
 void save_vcpu_state(pv::Vcpu& vcpu) {
     pv::write_hardware_ts(vcpu, false);  // FXSAVE with CR0.TS set would raise #NM here
-    asm volatile("fxsave64 %0" : "=m"(vcpu.fxsave_area));
-    vcpu.msr_fs_base = rdmsr(kMsrFsBase);
-    vcpu.msr_gs_base = rdmsr(kMsrGsBase);
-    vcpu.msr_kernel_gs_base = rdmsr(kMsrKernelGsBase);
-    vcpu.sel_ds = read_selector_ds();
-    vcpu.sel_es = read_selector_es();
-    vcpu.sel_fs = read_selector_fs();
-    vcpu.sel_gs = read_selector_gs();
+    const pv::VcpuPrivateView state = pv::vcpu_private(vcpu);
+    asm volatile("fxsave64 %0" : "=m"(state->fxsave_area));
+    state->msr_fs_base = rdmsr(kMsrFsBase);
+    state->msr_gs_base = rdmsr(kMsrGsBase);
+    state->msr_kernel_gs_base = rdmsr(kMsrKernelGsBase);
+    state->sel_ds = read_selector_ds();
+    state->sel_es = read_selector_es();
+    state->sel_fs = read_selector_fs();
+    state->sel_gs = read_selector_gs();
     vcpu.last_loaded_cpu = current_cpu_index() + 1;
 }
 
@@ -150,12 +156,14 @@ void load_vcpu(pv::Vcpu& vcpu) {
     flush_tlb_all();  // no translation of the previous vCPU survives, global or not, in any PCID
     pcid_vcpu_flushed(vcpu);
     pv::write_hardware_ts(vcpu, false);
-    asm volatile("fxrstor64 %0" ::"m"(vcpu.fxsave_area));
+    // After the CR3 load: its own window in the root just loaded.
+    const pv::VcpuPrivateView state = pv::vcpu_private(vcpu);
+    asm volatile("fxrstor64 %0" ::"m"(state->fxsave_area));
     pv::load_guest_gdt(vcpu);  // before the selectors, which are checked against it
-    load_data_selectors(vcpu);
-    wrmsr(kMsrFsBase, vcpu.msr_fs_base);
-    wrmsr(kMsrGsBase, vcpu.msr_gs_base);
-    wrmsr(kMsrKernelGsBase, vcpu.msr_kernel_gs_base);
+    load_data_selectors(*state);
+    wrmsr(kMsrFsBase, state->msr_fs_base);
+    wrmsr(kMsrGsBase, state->msr_gs_base);
+    wrmsr(kMsrKernelGsBase, state->msr_kernel_gs_base);
     pv::write_hardware_ts(vcpu, vcpu.cr0_ts);  // the virtual CR0.TS, for #NM on FPU use
     pv::publish_vcpu_time(vcpu);
     vcpu.last_loaded_cpu = cpu + 1;
@@ -210,7 +218,7 @@ void hypercall_from(pv::Vcpu& vcpu, TrapFrame& frame) {
 [[gnu::cold, gnu::noinline]] void deliver_upcall_then_check(pv::Vcpu& vcpu, TrapFrame& frame, unsigned cpu) {
     pv::deliver_pending_upcall(vcpu, frame);
     if (must_reschedule(vcpu, cpu)) {
-        vcpu.regs = frame;
+        save_registers(vcpu, frame);
         schedule(vcpu);
     }
 }
@@ -230,7 +238,7 @@ inline void resume_or_run_next(pv::Vcpu& vcpu, TrapFrame& frame, unsigned cpu) {
     if (!is_canonical(frame.rip)) [[unlikely]]
         refuse_noncanonical_rip(vcpu, frame);
     if (must_reschedule(vcpu, cpu)) [[unlikely]] {
-        vcpu.regs = frame;
+        save_registers(vcpu, frame);
         schedule(vcpu);
     }
     if (upcall_waits(vcpu)) [[unlikely]]
@@ -273,7 +281,7 @@ void syscall_init_cpu(unsigned cpu) {
     guest.vector = 13;
     guest.error_code = fault.error_code & ~u64{3};
     pv::handle_guest_exception(*vcpu, guest, 0);
-    vcpu->regs = guest;
+    save_registers(*vcpu, guest);
     if (must_reschedule(*vcpu, current_cpu_index())) schedule(*vcpu);
     resume(*vcpu);
 }

@@ -48,7 +48,9 @@ inline constexpr unsigned kCallbackSlots = 8;
 struct Vcpu {
     Domain* domain;
     unsigned id;
-    arch::TrapFrame regs;  // guest registers while the vCPU is not running
+    // The guest's registers, segment state and x87/SSE image while it does not run: not here (the
+    // image is mapped in every root) but in a private page (vcpu_private.hpp, vcpu_private()).
+    Mfn private_frame;
     u64 kernel_cr3;        // machine address of the guest kernel L4
     u64 user_cr3;          // 0 until NEW_USER_BASEPTR
     bool kernel_mode;
@@ -72,11 +74,6 @@ struct Vcpu {
     u64 periodic_next;
     u64 poll_deadline;        // SCHEDOP_poll's timeout while blocked in poll
     u16 virq_port[24];        // per-vCPU VIRQ bindings (timer, debug, ...); 0 = unbound
-    // State saved while the vCPU does not run (sched.cpp): segment bases as the MSRs hold them
-    // (GS_BASE is the live mode's), data selectors and the x87/SSE image (FXSAVE layout).
-    u64 msr_fs_base, msr_gs_base, msr_kernel_gs_base;
-    u16 sel_ds, sel_es, sel_fs, sel_gs;
-    alignas(16) u8 fxsave_area[512];
     u64 gdt_frames[kMaxGdtFrames];  // set_gdt: mfns of GDT pages 0..gdt_frame_count-1 (segment-descriptor type)
     unsigned gdt_frame_count;
     // MMUEXT_SET_LDT (ldt.cpp): the guest's LDT by linear address; its frames are typed and mapped

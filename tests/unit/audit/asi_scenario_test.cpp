@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "arch/pte.hpp"
+#include "arch/va_layout.hpp"
 #include "hv/audit/walker.hpp"
 #include "support/fake_asi_machine.hpp"
 
@@ -49,6 +50,27 @@ TEST(AuditAsiScenario, SharedRootExposesOthers) {
     ASSERT_EQ(result.finding_count, kMaxFindings);
     // Slot 260 comes first in VA order: d1v1's frames in the shared per-domain area.
     EXPECT_EQ(result.findings[0].tag, (FrameTag{FrameKind::PerVcpu, 1, 1}));
+}
+
+// Issue 6: a vCPU's private state (saved registers, x87/SSE image) is a PerVcpu frame in slot 260
+// at vcpu_private_va(v). Its own page there is not a finding; a root that reaches another vCPU's
+// page (a mapping the image must never make with vcpu-pt) is.
+TEST(AuditAsiScenario, AnotherVcpusPrivateStateIsForeign) {
+    Machine machine;
+    const Subject d1v0{1, 0, 0};
+    const Mfn root = machine.root(true, d1v0.domain, d1v0.vcpu, d1v0.pcpu);
+    machine.plant(root, arch::vcpu_private_va(0), Machine::vcpu_frame(1, 0));
+    EXPECT_EQ(audit(machine, true, d1v0).totals.foreign, 0U) << "its own private page";
+
+    machine.plant(root, arch::vcpu_private_va(1), Machine::vcpu_frame(1, 1));
+    const AuditResult result = audit(machine, true, d1v0);
+    EXPECT_EQ(result.totals.foreign, 1U) << "d1v1's private page, seen from d1v0";
+    EXPECT_EQ(result.totals.bad, 0U);
+    ASSERT_EQ(result.finding_count, 1U);
+    EXPECT_EQ(result.findings[0].va.raw(), arch::vcpu_private_va(1));
+    EXPECT_EQ(result.findings[0].mfn, Machine::vcpu_frame(1, 1));
+    EXPECT_EQ(result.findings[0].tag, (FrameTag{FrameKind::PerVcpu, 1, 1}));
+    EXPECT_EQ(result.findings[0].verdict, Verdict::Foreign);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // up/down/is_up, the singleshot and periodic timers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -11,11 +12,13 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/hypercall.hpp"
 #include "hv/pv/vcpu_context.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_domain_mm.hpp"
 #include "support/fake_event_channel.hpp"
 #include "support/fake_guest_memory.hpp"
 #include "support/fake_pv_frames.hpp"
+#include "support/fake_vcpu_private.hpp"
 
 namespace hv::pv {
 namespace {
@@ -48,6 +51,7 @@ struct VcpuOpTest : ::testing::Test {
         test::fake_domain_mm() = {};
         test::fake_domain_mm().frames = &frames;
         test::fake_event_platform() = {};
+        test::reset_fake_vcpu_private();
         test::fake_guest_memory().map(kArgVa, std::vector<u8>(0x1000));
         *context = xen::VcpuGuestContext{};
         context->flags = xen::kVgcfInKernel;
@@ -99,20 +103,25 @@ TEST_F(VcpuOpTest, ValidContextLoadsAndTakesTheRootReference) {
     context->gs_base_user = 0x9abc;
     context->trap_ctxt[14] = xen::TrapInfo{14, 0, 0xe030, 0, 0xdead000};
     ASSERT_EQ(initialise(1), 0);
-    const Vcpu& v = domain->vcpus[1];
+    Vcpu& v = domain->vcpus[1];
+    const VcpuPrivateView state = vcpu_private(v);
     EXPECT_TRUE(v.initialised);
     EXPECT_EQ(v.kernel_cr3, kL4 << 12);
     EXPECT_EQ(type_count_of(kL4), 1u);
     EXPECT_EQ(type_count_of(kGdt), 1u);
     EXPECT_EQ(v.gdt_frame_count, 1u);
-    EXPECT_EQ(v.regs.rip, 0x100000u);
-    EXPECT_EQ(v.regs.cs & 3, 3u) << "RPL raised to 3";
-    EXPECT_EQ(v.regs.rflags, 0x00240dd5u | 0x202u) << "IOPL, NT, VM... cleared; IF forced";
-    EXPECT_EQ(v.msr_fs_base, 0x1234u);
-    EXPECT_EQ(v.msr_gs_base, 0x5678u) << "kernel mode: the kernel GS base is live";
-    EXPECT_EQ(v.msr_kernel_gs_base, 0x9abcu);
+    EXPECT_EQ(state->regs.rip, 0x100000u);
+    EXPECT_EQ(state->regs.cs & 3, 3u) << "RPL raised to 3";
+    EXPECT_EQ(state->regs.rflags, 0x00240dd5u | 0x202u) << "IOPL, NT, VM... cleared; IF forced";
+    EXPECT_EQ(state->msr_fs_base, 0x1234u);
+    EXPECT_EQ(state->msr_gs_base, 0x5678u) << "kernel mode: the kernel GS base is live";
+    EXPECT_EQ(state->msr_kernel_gs_base, 0x9abcu);
     EXPECT_EQ(v.traps[14].address, 0xdead000u);
-    EXPECT_EQ(v.fxsave_area[24], 0x80) << "clean MXCSR 0x1f80";
+    EXPECT_EQ(state->fxsave_area[24], 0x80) << "clean MXCSR 0x1f80";
+    EXPECT_EQ(test::fake_vcpu_private_views_open(), 1u) << "the load's own view has ended";
+    const auto* copy = reinterpret_cast<const u8*>(&domain->context_buffer);
+    EXPECT_EQ(std::count(copy, copy + sizeof domain->context_buffer, 0), static_cast<long>(sizeof domain->context_buffer))
+        << "the context copy in the domain (image .bss) is cleared: the registers live only in the private page";
     EXPECT_EQ(initialise(1), -xen::kEEXIST);
     EXPECT_EQ(call(xen::kVcpuOp, xen::kVcpuOpUp, 1, 0), 0);
     EXPECT_EQ(call(xen::kVcpuOp, xen::kVcpuOpIsUp, 1, 0), 1);

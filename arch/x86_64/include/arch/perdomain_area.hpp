@@ -8,6 +8,7 @@
 //            GDT page 14      Xen's reserved page: the reserved GDT frame of the pCPU v runs on
 //            GDT page 15      unmapped
 //            LDT pages 0-15   (64 KiB above) the guest's LDT frames, mapped lazily on first use
+//            private state    vcpu_private_va(v): the vCPU's private page (hv/pv/vcpu_private.hpp)
 //
 // With asi vcpu-pt each vCPU has an L3 of its own behind slot 260 (in its shadow roots); without,
 // the vCPUs of a domain share the domain's L3 (in every guest L4 of the domain). While no vCPU is
@@ -29,7 +30,8 @@ namespace hv::arch {
 
 // The domain's shared L3 (without vcpu-pt); call before its first L4 is validated.
 Result<void, const char*> perdomain_init_domain(pv::Domain& domain);
-// The vCPU's L3 (its own with vcpu-pt) and its reserved GDT/LDT windows.
+// The vCPU's L3 (its own with vcpu-pt), its reserved GDT/LDT windows and its private-state window
+// (vcpu.private_frame must exist).
 Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu);
 // The L4 slot-260 entry of the roots `vcpu` runs on (its own L3, or its domain's).
 u64 perdomain_l4_entry(const pv::Vcpu& vcpu);
@@ -44,6 +46,11 @@ inline u64 loaded_area_l3() {
     constexpr u64 kEntryVa = mm::linear_entry_va(l4_slot_of(kLinearPtBase), mm::Level::Pml4, kPerdomainBase);
     const u64 entry = *reinterpret_cast<const volatile u64*>(kEntryVa);
     return X86PteFormat::present(mm::Level::Pml4, entry) ? X86PteFormat::address(mm::Level::Pml4, entry).raw() : 0;
+}
+// Whether the area behind L3 `area_l3` (a vCPU's or a domain's perdomain_l3) is the loaded one.
+inline bool area_loaded(u64 area_l3) {
+    const u64 l3 = loaded_area_l3();
+    return l3 != 0 && l3 == area_l3;
 }
 
 // Whether the loaded root's slot 260 is `domain`'s area (its L3, or one of its vCPUs'), so

@@ -44,8 +44,9 @@ bool audit_requested();
 void sched_init_boot(unsigned online_cpus);
 [[noreturn]] void sched_start_cpu();
 
-// The running vCPU, whose registers are in vcpu.regs, leaves the pCPU: it blocks, yields, is
-// preempted or has ended; the scheduler picks the next vCPU (maybe the same) or goes idle.
+// The running vCPU, whose registers are in its private state (vcpu_private.hpp), leaves the
+// pCPU: it blocks, yields, is preempted or has ended; the scheduler picks the next vCPU (maybe
+// the same) or goes idle.
 [[noreturn]] void schedule(pv::Vcpu& prev);
 // Whether the running vCPU (on pCPU `cpu`) must go through schedule() before returning to its
 // guest: its domain ended, it blocks or yields, it was taken down, or the pCPU must reschedule.

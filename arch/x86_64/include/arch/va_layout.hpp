@@ -11,7 +11,7 @@
 //   257      ffff808000000000    512G  (gap)                   reserved (Xen: PCI mmconfig)
 //   258      ffff810000000000    512G  linear_pt    PerVcpu    self-map of the loaded root
 //   259      ffff818000000000    512G  (gap)                   reserved (Xen: shadow linear)
-//   260      ffff820000000000    512G  perdomain    PerDomain  per-vCPU GDT/LDT windows, shared_info (below)
+//   260      ffff820000000000    512G  perdomain    PerDomain  per-vCPU GDT/LDT windows, shared_info, per-vCPU state (below)
 //   261      ffff828000000000    256G  m2p          Global     read-write M2P
 //            ffff82c000000000     64G  vmap         Global     MMIO mappings (LAPIC, ...)
 //            ffff82d000000000      1G  cpu_stacks   PerCpu     per-pCPU stacks and IST stacks, guarded
@@ -131,11 +131,13 @@ constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBa
 //   0    ffff820000000000    gdt_ldt       PerVcpu    vCPU v: GDT (16 pages) at + v*128K, LDT (16 pages) 64K above
 //   1    ffff820040000000    shared_info   PerDomain  the domain's shared_info page (running vCPU's vcpu_info)
 //   2    ffff820080000000    pt_window     PerVcpu    vCPU v: 16 lazily kept guest frames at + v*64K
-//   3-   ffff8200c0000000    (free)                   per-vCPU data, per-vCPU mapcache (not yet)
+//   3    ffff8200c0000000    vcpu_private  PerVcpu    vCPU v: its saved guest CPU state (1 page) at + v*8K
+//   4-   ffff820100000000    (free)                   per-vCPU mapcache (not yet)
 inline constexpr Region kPerdomainAreas[] = {
     {"gdt_ldt", kPerdomainBase, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU GDT and LDT windows"},
     {"shared_info", kPerdomainBase + 1 * GiB, 1 * GiB, IsolationClass::PerDomain, "the domain's shared_info"},
     {"pt_window", kPerdomainBase + 2 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU page-table word window"},
+    {"vcpu_private", kPerdomainBase + 3 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU saved guest CPU state"},
 };
 inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
 inline constexpr u64 kSharedInfoVa = kPerdomainAreas[1].start;
@@ -146,6 +148,10 @@ inline constexpr unsigned kPtWindowSlots = 16;  // = pv::kPtWindowPages
 constexpr u64 vcpu_pt_window_va(unsigned vcpu_id) {
     return kPerdomainAreas[2].start + u64{vcpu_id} * kPtWindowSlots * kPageSize;
 }
+// vCPU v's private-state page (pv::VcpuPrivate): one page, then an unmapped guard page, so an
+// overrun faults instead of reaching the next vCPU's state (mapped there without vcpu-pt).
+inline constexpr u64 kVcpuPrivateStride = 2 * kPageSize;
+constexpr u64 vcpu_private_va(unsigned vcpu_id) { return kPerdomainAreas[3].start + vcpu_id * kVcpuPrivateStride; }
 
 namespace layout_checks {
 constexpr bool contiguous_and_covering() {
@@ -167,6 +173,7 @@ static_assert(kCpuGdtBase % GiB == 0 && kMapcacheBase == kCpuGdtBase + 512 * MiB
 static_assert(kMaxCpuWindows * kCpuWindowStride <= 512 * MiB);
 static_assert(kPerdomainAreas[0].start % GiB == 0 && kPerdomainAreas[1].start % GiB == 0);
 static_assert(kPerdomainAreas[2].start % GiB == 0 && (kPtWindowSlots & (kPtWindowSlots - 1)) == 0);
+static_assert(kPerdomainAreas[3].start % GiB == 0);
 static_assert(vcpu_gdt_va(0) == 0xffff820000000000, "Xen's address: a PV guest's SGDT shows it");
 }  // namespace layout_checks
 
