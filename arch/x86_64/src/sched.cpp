@@ -37,17 +37,18 @@ namespace hv::arch {
 
 namespace sched_records {
 pv::Vcpu* running[kMaxCpus];
+pv::Vcpu* loaded[kMaxCpus];
 bool need_resched[kMaxCpus];
 }  // namespace sched_records
 
 namespace {
 
 using sched_records::need_resched;
+using sched_records::loaded;
 using sched_records::running;
 
 Spinlock sched_lock;  // the scheduler, every Entity, running[]
 sched::Scheduler scheduler;
-pv::Vcpu* loaded[kMaxCpus];   // written only by its own pCPU, read anywhere (atomically)
 unsigned slice_ticks[kMaxCpus];
 bool finishing;
 SchedStats stats;
@@ -152,7 +153,6 @@ bool retire_locked(pv::Vcpu& prev) {
 
 }  // namespace
 
-pv::Vcpu* loaded_vcpu(unsigned cpu) { return __atomic_load_n(&loaded[cpu], __ATOMIC_SEQ_CST); }
 void set_loaded_vcpu(unsigned cpu, pv::Vcpu* vcpu) { __atomic_store_n(&loaded[cpu], vcpu, __ATOMIC_SEQ_CST); }
 
 void note_switch(bool lazy) {

@@ -66,13 +66,7 @@ void load_final_descriptors(unsigned cpu) {
     load_cpu_descriptors(cpu, stacks, gdt, reinterpret_cast<u64*>(gdt + kGdtReservedPage * kPageSize));
 }
 
-unsigned current_cpu_index() {
-    // On a pCPU stack (primary or IST) the 2 MiB window says which pCPU this is: one subtraction
-    // on every hot path instead of a CPUID. The boot stack falls back to the APIC ID.
-    u64 rsp;
-    asm("movq %%rsp, %0" : "=r"(rsp));
-    const u64 window = (rsp - kCpuStacksBase) / kCpuStackWindow;  // huge below the base
-    if (window < topology.count) return static_cast<unsigned>(window);
+unsigned current_cpu_index_from_apic() {
     const u8 apic_id = static_cast<u8>(cpuid(1).ebx >> 24);
     for (unsigned i = 0; i < topology.count; ++i)
         if (topology.apic_id[i] == apic_id) return i;

@@ -23,6 +23,7 @@ namespace hv::arch {
 // exit path reads them inline (see must_reschedule below).
 namespace sched_records {
 extern pv::Vcpu* running[kMaxCpus];  // written under sched_lock, read anywhere (atomically)
+extern pv::Vcpu* loaded[kMaxCpus];   // written only by its own pCPU, read anywhere (atomically)
 extern bool need_resched[kMaxCpus];  // the running vCPU goes through schedule() at its next exit
 }  // namespace sched_records
 
@@ -30,7 +31,7 @@ inline constexpr u64 kTickNs = 1'000'000;     // LAPIC timer period: guest timer
 inline constexpr unsigned kSliceTicks = 4;    // time slice: 4 ms
 
 inline pv::Vcpu* running_vcpu(unsigned cpu) { return __atomic_load_n(&sched_records::running[cpu], __ATOMIC_SEQ_CST); }
-pv::Vcpu* loaded_vcpu(unsigned cpu);
+inline pv::Vcpu* loaded_vcpu(unsigned cpu) { return __atomic_load_n(&sched_records::loaded[cpu], __ATOMIC_SEQ_CST); }
 // Only load_vcpu (pv_run.cpp) and the flush handler's lazy drop change the loaded record.
 void set_loaded_vcpu(unsigned cpu, pv::Vcpu* vcpu);
 
