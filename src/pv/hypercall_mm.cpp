@@ -92,6 +92,29 @@ long tlb_op(Vcpu& vcpu, const xen::MmuextOp& op, u32 flags, u64 va) {
     return 0;
 }
 
+// MMUEXT_CLEAR_PAGE: the frame must be the domain's and able to take the writable type (not a
+// page table or descriptor page in use); anything else is -EINVAL, as in Xen.
+long clear_page(PageTypeEngine& engine, Mfn mfn) {
+    if (!engine.get_page_and_type(mfn, PageType::Writable).ok()) return -xen::kEINVAL;
+    clear_frame(mfn);
+    engine.put_page_and_type(mfn);
+    return 0;
+}
+
+// MMUEXT_COPY_PAGE: the source only needs to be the domain's (any type: reading is harmless),
+// the destination as for CLEAR_PAGE. Either refused is -EINVAL, as in Xen.
+long copy_page(PageTypeEngine& engine, Mfn destination, Mfn source) {
+    if (!engine.get_page(source).ok()) return -xen::kEINVAL;
+    if (!engine.get_page_and_type(destination, PageType::Writable).ok()) {
+        engine.put_page(source);
+        return -xen::kEINVAL;
+    }
+    copy_frame(destination, source);
+    engine.put_page_and_type(destination);
+    engine.put_page(source);
+    return 0;
+}
+
 long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
     const Mfn mfn(op.arg1);
     switch (op.cmd) {
@@ -114,6 +137,8 @@ long mmuext_one(Vcpu& vcpu, PageTypeEngine& engine, const xen::MmuextOp& op) {
             return tlb_op(vcpu, op, sched::kFlushVa, op.arg1);
         case xen::kMmuextFlushCache:
         case xen::kMmuextFlushCacheGlobal: return -xen::kEACCES;
+        case xen::kMmuextClearPage: return clear_page(engine, mfn);
+        case xen::kMmuextCopyPage: return copy_page(engine, mfn, Mfn(op.arg2));
         case xen::kMmuextMarkSuper:
         case xen::kMmuextUnmarkSuper: return -xen::kEOPNOTSUPP;
         default: return -xen::kENOSYS;
