@@ -31,6 +31,9 @@ void load_user_gs_selector(Vcpu& vcpu, u16 selector);
 
 // The hardware CR0.TS while this vCPU runs: set, the guest's next FPU/SSE instruction raises #NM.
 void write_hardware_ts(Vcpu& vcpu, bool set);
+// The MXCSR bits this CPU supports (FXSAVE's MXCSR_MASK, 0xffbf when it reports 0): an MXCSR
+// with any other bit set makes FXRSTOR raise #GP.
+u32 cpu_mxcsr_mask();
 
 // `selector` if it loads as a data selector at CPL 3 against the live GDT, else 0 (null).
 u16 user_selector_or_null(u16 selector);
