@@ -47,6 +47,7 @@ constexpr u64 kSyscallMask = 0x47700;
 // guest and IOPL is virtual. [pv-abi.md §1.9, §4.6]
 constexpr u64 kGuestFlagsMask = 0x00240dd5;
 constexpr u64 kGuestFlagsForced = 0x202;
+constexpr u64 kVectorDebug = 1;  // #DB
 
 pv::Domain domains[pv::kMaxDomains];
 unsigned domain_count;
@@ -119,7 +120,8 @@ void save_vcpu_state(pv::Vcpu& vcpu) {
 }
 
 // THE one place that makes a vCPU's address space and CPU state the pCPU's: loaded_vcpu, CR3
-// (through reload_guest_root), TLB, GDT, CR0.TS, x87/SSE, data selectors and segment bases.
+// (through reload_guest_root), TLB, GDT, CR0.TS, x87/SSE, data selectors, segment bases and
+// debug registers.
 // Nothing of the previous vCPU survives (its state was saved when it left; the image restored
 // here is complete). With asi vcpu-pt the CR3 is the vCPU's own shadow root (asi_roots.hpp).
 void load_vcpu(pv::Vcpu& vcpu) {
@@ -153,6 +155,7 @@ void load_vcpu(pv::Vcpu& vcpu) {
     wrmsr(kMsrGsBase, vcpu.msr_gs_base);
     wrmsr(kMsrKernelGsBase, vcpu.msr_kernel_gs_base);
     pv::write_hardware_ts(vcpu, vcpu.cr0_ts);  // the virtual CR0.TS, for #NM on FPU use
+    load_debug_registers(vcpu);
     pv::publish_vcpu_time(vcpu);
     vcpu.last_loaded_cpu = cpu + 1;
 }
@@ -245,6 +248,7 @@ void handle_guest_entry(TrapFrame& frame) {
     } else if (frame.vector == HV_VECTOR_SYSCALL) {
         pv::handle_user_syscall(*vcpu, frame);
     } else {
+        if (frame.vector == kVectorDebug) take_guest_debug_status(*vcpu);
         pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
     }
     resume_or_run_next(*vcpu, frame);

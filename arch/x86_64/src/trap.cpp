@@ -20,6 +20,7 @@ namespace hv::arch {
 namespace {
 
 constexpr u64 kVectorPageFault = 14;
+constexpr u64 kVectorDebug = 1;
 
 const char* vector_name(u64 vector) {
     static const char* const kNames[] = {
@@ -73,6 +74,7 @@ extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     }
     if (frame->vector == kVectorSpurious) return;  // no EOI for spurious interrupts [SDM 3A §10.9]
     if (frame->vector == HV_VECTOR_SYSCALL || (frame->cs & 3) == 3) return handle_guest_entry(*frame);
+    if (frame->vector == kVectorDebug) return ignore_hypervisor_debug_trap();  // a trap: the access is done
     if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access)) {
         frame->rip = reinterpret_cast<hv::u64>(guest_copy_fixup);
         return;

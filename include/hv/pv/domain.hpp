@@ -85,7 +85,7 @@ struct Vcpu {
     // Virtual CPU state set by hypercalls and emulated instructions. [pv-abi.md §3.16, §3.22, §4.9]
     u8 iopl;          // virtual IOPL 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with architectural_iopl)
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
-    u64 dr[4];        // DR0-3: only guest addresses. Stored, not loaded into hardware (yet)
+    u64 dr[4];        // DR0-3: only guest addresses; in the hardware while DR7 enables one (debug_registers.cpp)
     u64 dr6, dr7;     // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
     // asi vcpu-pt (arch/x86_64/src/asi_roots.cpp): the vCPU's own root tables, [0] kernel and
     // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.
