@@ -6,6 +6,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/event_channel.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/guest_mode.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
 
@@ -120,6 +121,18 @@ long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
     if (!uses_page_types(number)) return handler(vcpu, args);
     SpinlockGuard guard(vcpu.domain->mm_lock);
     return handler(vcpu, args);
+}
+
+bool hypercall_preempt_check(Vcpu& vcpu) {
+    return hypervisor_work_pending(vcpu) || (read_upcall_pending(vcpu) != 0 && read_upcall_mask(vcpu) == 0);
+}
+
+long create_continuation(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
+    HypercallContinuation& continuation = vcpu.continuation;
+    continuation.pending = true;
+    continuation.number = number;
+    for (unsigned i = 0; i < 5; ++i) continuation.args[i] = args.arg[i];
+    return static_cast<long>(number);
 }
 
 }  // namespace hv::pv

@@ -3,8 +3,10 @@
 // any domain's shared_info.
 #include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
+#include "arch/lapic.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/perdomain_area.hpp"
+#include "arch/sched.hpp"
 #include "arch/smp.hpp"
 #include "arch/time.hpp"
 #include "hv/pv/domain.hpp"
@@ -205,6 +207,8 @@ void write_hardware_ts(Vcpu&, bool set) {
     const u64 wanted = set ? cr0 | kCr0Ts : cr0 & ~kCr0Ts;
     if (wanted != cr0) asm volatile("mov %0, %%cr0" ::"r"(wanted) : "memory");
 }
+
+bool hypervisor_work_pending(Vcpu& vcpu) { return arch::lapic_interrupt_pending() || arch::must_reschedule(vcpu); }
 
 // Read once with FXSAVE (into a scratch area: the live x87/SSE state is the running guest's and
 // stays as it is); CR0.TS is cleared around it, as FXSAVE would raise #NM.

@@ -43,6 +43,14 @@ struct Callback {
 enum class CallbackType : u8 { Event = 0, Failsafe = 1, Syscall = 2, Sysenter = 5, Syscall32 = 7 };
 inline constexpr unsigned kCallbackSlots = 8;
 
+// A hypercall that stopped early for pending work (hypercall.hpp create_continuation): the
+// guest re-executes its SYSCALL as `number` with these arguments.
+struct HypercallContinuation {
+    bool pending;
+    u64 number;
+    u64 args[5];
+};
+
 struct Vcpu {
     Domain* domain;
     unsigned id;
@@ -70,6 +78,7 @@ struct Vcpu {
     u64 periodic_next;
     u64 poll_deadline;        // SCHEDOP_poll's timeout while blocked in poll
     u16 virq_port[24];        // per-vCPU VIRQ bindings (timer, debug, ...); 0 = unbound
+    HypercallContinuation continuation;  // set by the hypercall that runs; consumed before it returns
     // State saved while the vCPU does not run (sched.cpp): segment bases as the MSRs hold them
     // (GS_BASE is the live mode's), data selectors and the x87/SSE image (FXSAVE layout).
     u64 msr_fs_base, msr_gs_base, msr_kernel_gs_base;

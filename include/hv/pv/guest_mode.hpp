@@ -31,6 +31,9 @@ void load_user_gs_selector(Vcpu& vcpu, u16 selector);
 
 // The hardware CR0.TS while this vCPU runs: set, the guest's next FPU/SSE instruction raises #NM.
 void write_hardware_ts(Vcpu& vcpu, bool set);
+// Whether this pCPU has work a long hypercall should make way for: an interrupt waiting at the
+// LAPIC (timer tick, IPI), or the scheduler wanting the pCPU from `vcpu`.
+bool hypervisor_work_pending(Vcpu& vcpu);
 // After set_debugreg (or mov to %drN) changed a debug register of `vcpu`: when it is the vCPU
 // running on this pCPU, its DR0-3 and DR7 reach the hardware at once, so a breakpoint it enables
 // fires on its next instruction. For any other vCPU the next load does it.
