@@ -29,6 +29,7 @@ struct ContinuationTest : ::testing::Test, test::PvVcpuFixture {
     arch::TrapFrame regs{};
 
     void SetUp() override {
+        test::fake_guest_memory() = test::FakeGuestMemory{};  // no region of an earlier test overlaps ours
         test::fake_domain_mm() = {};
         test::fake_domain_mm().frames = &mem;
         for (u64 mfn = 16; mfn < kFrameCount; ++mfn) mem.give(Mfn(mfn), domain.id);
@@ -54,9 +55,10 @@ struct ContinuationTest : ::testing::Test, test::PvVcpuFixture {
         }
         return rounds;
     }
-    void put_clear_ops(unsigned count) {
+    // `count` CLEAR_PAGE ops of the data frames; op `bad` (if any) names an mfn beyond RAM.
+    void put_clear_ops(unsigned count, unsigned bad = ~0u) {
         std::vector<xen::MmuextOp> ops;
-        for (unsigned i = 0; i < count; ++i) ops.push_back({xen::kMmuextClearPage, 0, kFirstData + i, 0});
+        for (unsigned i = 0; i < count; ++i) ops.push_back({xen::kMmuextClearPage, 0, i == bad ? ~u64{0} : kFirstData + i, 0});
         const auto* bytes = reinterpret_cast<const u8*>(ops.data());
         test::fake_guest_memory().map(kOps, std::vector<u8>(bytes, bytes + count * sizeof(xen::MmuextOp)));
     }
@@ -103,9 +105,7 @@ TEST_F(ContinuationTest, NoWorkNoContinuation) {
 
 // A failing op ends the batch with its error, continuation or not; `done` counts every round.
 TEST_F(ContinuationTest, ErrorAfterARoundReportsTheTotal) {
-    put_clear_ops(40);
-    xen::MmuextOp bad{xen::kMmuextClearPage, 0, ~u64{0}, 0};
-    put(kOps + 20 * sizeof bad, bad);  // op 20: an mfn beyond RAM
+    put_clear_ops(40, 20);
     put(kDone, u32{0});
     syscall(xen::kMmuextOp, kOps, 40, kDone, xen::kDomidSelf);
     run_to_completion();

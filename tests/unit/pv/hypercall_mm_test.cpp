@@ -23,6 +23,7 @@ struct PageOpsTest : ::testing::Test, test::PvVcpuFixture {
     test::FakePvFrames mem{kFrameCount};
 
     void SetUp() override {
+        test::fake_guest_memory() = test::FakeGuestMemory{};  // no region of an earlier test overlaps ours
         test::fake_domain_mm() = {};
         test::fake_domain_mm().frames = &mem;
         for (u64 mfn = 16; mfn < kFrameCount; ++mfn) mem.give(Mfn(mfn), domain.id);
