@@ -9,6 +9,11 @@
 //   - the hypervisor writing the watched bytes for us (xen_version into the buffer) is no #DB of
 //     ours and leaves DR6 alone (Xen 4.17 ignores a #DB in its own context).
 // Read/write breakpoints (R/W 11b) are not tested: Isola does not load them (docs/pv.md).
+//
+// Two domains on one pCPU (Isola only: the system test debug_breakpoints_switch), the same image
+// so `watched` is at the same address in both: with `hold=1` the domain arms a write breakpoint
+// on it and yields many times before writing it (one #DB: reloaded at every switch back); with
+// `touch=1` the other writes it between yields (no #DB: cleared when switching to it).
 #include "guest.hpp"
 
 namespace guest {
@@ -107,11 +112,34 @@ void hypervisor_writes_watched_bytes() {
     expect_eq("DR7 = 0", set_dr(7, 0), 0);
 }
 
+constexpr unsigned kSwitchRounds = 200;
+
+void hold_across_switches() {
+    reset();
+    expect_eq("DR0 = &watched[1]", set_dr(0, reinterpret_cast<u64>(&watched[1])), 0);
+    expect_eq("DR7 = L0, write, 8 bytes", set_dr(7, kL0 | kWrite8Bytes0), 0);
+    for (unsigned i = 0; i < kSwitchRounds; ++i) yield();
+    watched[1] = 1;
+    expect_eq("#DB after the other domain ran", debug_traps, 1);
+    expect_eq("DR6: B0", static_cast<long>(trap_dr6 & 0xf), 1);
+}
+
+void touch_between_switches() {
+    reset();
+    for (unsigned i = 0; i < kSwitchRounds; ++i) {
+        watched[1] = i;
+        yield();
+    }
+    expect_eq("#DB from the other domain's breakpoint", debug_traps, 0);
+}
+
 }  // namespace
 
 void test_main() {
     if (!setup_traps()) return;
     set_exception_hook(on_debug);
+    if (cmdline_option("hold", 0) == 1) return hold_across_switches();
+    if (cmdline_option("touch", 0) == 1) return touch_between_switches();
     write_breakpoint();
     instruction_breakpoint();
     disabled_breakpoints();
