@@ -16,9 +16,9 @@ namespace {
 constexpr u64 kResultOffset = offsetof(xen::MulticallEntry, result);
 constexpr u64 kSyscallLength = 2;  // the hypercall page's SYSCALL, which a continuation re-executes
 
-// Entry `index` of the list asked to continue: its arguments in the guest's list become the
-// continuation's, and the multicall itself continues from that entry. False when the entry cannot
-// be written back (the continuation is dropped, as Xen's hypercall_cancel_continuation).
+// The entry at `entry_va` asked to continue: its arguments in the guest's list become the
+// continuation's, so the multicall can continue from that entry. False when the entry cannot be
+// written back (the continuation is dropped, as Xen's hypercall_cancel_continuation).
 bool continue_at_entry(Vcpu& vcpu, u64 entry_va, xen::MulticallEntry& entry) {
     HypercallContinuation& continuation = vcpu.continuation;
     continuation.pending = false;
