@@ -88,17 +88,32 @@ void apply_continuation(Vcpu& vcpu, arch::TrapFrame& regs) {
     regs.r10 = continuation.args[3], regs.r8 = continuation.args[4];
 }
 
+namespace {
+
+// The hypercalls that may continue: the continuation is applied after them only, so every other
+// hypercall keeps its plain call-and-return path (no work after the handler returns).
+void run_preemptible(Vcpu& vcpu, arch::TrapFrame& regs) {
+    const HypercallArgs args{{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8}};
+    regs.rax = static_cast<u64>(do_hypercall(vcpu, regs.rax, args));
+    apply_continuation(vcpu, regs);
+}
+
+}  // namespace
+
 void do_hypercall_frame(Vcpu& vcpu, arch::TrapFrame& regs) {
     switch (regs.rax) {
         case xen::kIret: return do_iret(vcpu, regs);
-        case xen::kMulticall: regs.rax = static_cast<u64>(do_multicall(vcpu, regs, regs.rdi, regs.rsi)); break;
+        case xen::kMulticall:
+            regs.rax = static_cast<u64>(do_multicall(vcpu, regs, regs.rdi, regs.rsi));
+            return apply_continuation(vcpu, regs);
+        case xen::kMmuUpdate:
+        case xen::kMmuextOp: return run_preemptible(vcpu, regs);
         default: {
             const HypercallArgs args{{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8}};
             regs.rax = static_cast<u64>(do_hypercall(vcpu, regs.rax, args));
-            break;
+            return;
         }
     }
-    apply_continuation(vcpu, regs);
 }
 
 }  // namespace hv::pv
