@@ -6,6 +6,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/event_channel.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/guest_mode.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
 
@@ -131,6 +132,18 @@ long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
     if (slot.handler == nullptr) return -xen::kENOSYS;
     if (slot.takes_mm_lock) return call_under_mm_lock(slot.handler, vcpu, args);
     return slot.handler(vcpu, args);
+}
+
+bool hypercall_preempt_check(Vcpu& vcpu) {
+    return hypervisor_work_pending(vcpu) || (read_upcall_pending(vcpu) != 0 && read_upcall_mask(vcpu) == 0);
+}
+
+long create_continuation(Vcpu& vcpu, u64 number, const HypercallArgs& args) {
+    HypercallContinuation& continuation = vcpu.continuation;
+    continuation.pending = true;
+    continuation.number = number;
+    for (unsigned i = 0; i < 5; ++i) continuation.args[i] = args.arg[i];
+    return static_cast<long>(number);
 }
 
 }  // namespace hv::pv

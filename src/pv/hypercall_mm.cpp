@@ -5,6 +5,7 @@
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/status_errno.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/hypercall.hpp"
 #include "hv/pv/ldt.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
@@ -14,8 +15,38 @@
 namespace hv::pv {
 namespace {
 
-// The count is a 32-bit value whose bit 31 Xen uses as its continuation marker: at most 2^31-1 ops,
-// so the u32 loop counter always ends (it could wrap with a 64-bit count).
+// mmu_update's and mmuext_op's list, count and `done` pointer. The count is a 32-bit value whose
+// bit 31 (MMU_UPDATE_PREEMPTED) marks a continuation: at most 2^31-1 ops, so the u32 loop counter
+// always ends, and `done` then already holds what the earlier rounds did (read back, as Xen; an
+// unreadable one counts 0).
+struct Batch {
+    u64 list;
+    u32 count;
+    u64 done_va;
+    u32 done_before;
+};
+
+Batch read_batch(Vcpu& vcpu, const HypercallArgs& args) {
+    Batch batch{args.arg[0], static_cast<u32>(args.arg[1]), args.arg[2], 0};
+    if ((batch.count & xen::kMmuUpdatePreempted) == 0) return batch;
+    batch.count &= ~xen::kMmuUpdatePreempted;
+    if (batch.done_va != 0 && !copy_from_guest(vcpu, &batch.done_before, batch.done_va, sizeof batch.done_before))
+        batch.done_before = 0;
+    return batch;
+}
+
+// Whether op `index` (> 0) of a batch should wait: every kOpsPerPreemptCheck ops, pending work.
+bool should_preempt(Vcpu& vcpu, u32 index) {
+    return index % kOpsPerPreemptCheck == 0 && index != 0 && hypercall_preempt_check(vcpu);
+}
+
+// The batch continues at op `index`: the list advanced past the ops done, the count left with
+// MMU_UPDATE_PREEMPTED, `done` and the foreign domain as they were. [Xen do_mmu_update]
+long continue_batch(Vcpu& vcpu, u64 number, const HypercallArgs& args, const Batch& batch, u32 index, usize op_size) {
+    const HypercallArgs rest{{batch.list + u64{index} * op_size, (batch.count - index) | xen::kMmuUpdatePreempted,
+                              batch.done_va, args.arg[3], args.arg[4]}};
+    return create_continuation(vcpu, number, rest);
+}
 
 bool foreign_domain_ok(const Domain& domain, u64 foreign) {
     const u64 id = foreign & 0xffff;
@@ -99,7 +130,30 @@ long tlb_op(Vcpu& vcpu, const xen::MmuextOp& op, u32 flags, u64 va) {
     return 0;
 }
 
-// Pins and roots need the page-type engine; SET_LDT and the TLB ops do not build one.
+// MMUEXT_CLEAR_PAGE: the frame must be the domain's and able to take the writable type (not a
+// page table or descriptor page in use); anything else is -EINVAL, as in Xen.
+long clear_page(PageTypeEngine& engine, Mfn mfn) {
+    if (!engine.get_page_and_type(mfn, PageType::Writable).ok()) return -xen::kEINVAL;
+    clear_frame(mfn);
+    engine.put_page_and_type(mfn);
+    return 0;
+}
+
+// MMUEXT_COPY_PAGE: the source only needs to be the domain's (any type: reading is harmless),
+// the destination as for CLEAR_PAGE. Either refused is -EINVAL, as in Xen.
+long copy_page(PageTypeEngine& engine, Mfn destination, Mfn source) {
+    if (!engine.get_page(source).ok()) return -xen::kEINVAL;
+    if (!engine.get_page_and_type(destination, PageType::Writable).ok()) {
+        engine.put_page(source);
+        return -xen::kEINVAL;
+    }
+    copy_frame(destination, source);
+    engine.put_page_and_type(destination);
+    engine.put_page(source);
+    return 0;
+}
+
+// Pins, roots and CLEAR/COPY_PAGE need the page-type engine; SET_LDT and the TLB ops do not build one.
 long mmuext_page_op(Vcpu& vcpu, const xen::MmuextOp& op) {
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     const Mfn mfn(op.arg1);
@@ -111,6 +165,8 @@ long mmuext_page_op(Vcpu& vcpu, const xen::MmuextOp& op) {
         case xen::kMmuextUnpinTable: return to_errno(engine.unpin(mfn));
         case xen::kMmuextNewBaseptr: return set_root(vcpu, engine, vcpu.kernel_cr3, op.arg1, false);
         case xen::kMmuextNewUserBaseptr: return set_root(vcpu, engine, vcpu.user_cr3, op.arg1, true);
+        case xen::kMmuextClearPage: return clear_page(engine, mfn);
+        case xen::kMmuextCopyPage: return copy_page(engine, mfn, Mfn(op.arg2));
         default: return -xen::kENOSYS;
     }
 }
@@ -123,7 +179,9 @@ long mmuext_one(Vcpu& vcpu, const xen::MmuextOp& op) {
         case xen::kMmuextPinL4Table:
         case xen::kMmuextUnpinTable:
         case xen::kMmuextNewBaseptr:
-        case xen::kMmuextNewUserBaseptr: return mmuext_page_op(vcpu, op);
+        case xen::kMmuextNewUserBaseptr:
+        case xen::kMmuextClearPage:
+        case xen::kMmuextCopyPage: return mmuext_page_op(vcpu, op);
         case xen::kMmuextSetLdt: return set_ldt(vcpu, op.arg1, op.arg2);
         case xen::kMmuextTlbFlushLocal:
         case xen::kMmuextTlbFlushMulti:
@@ -145,15 +203,19 @@ long mmuext_one(Vcpu& vcpu, const xen::MmuextOp& op) {
 }  // namespace
 
 long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
-    const u64 list = args.arg[0], count = args.arg[1] & 0x7fffffff, done_va = args.arg[2];
     if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
+    const Batch batch = read_batch(vcpu, args);
     PageTypeEngine engine = domain_engine(*vcpu.domain);
     u32 done = 0;
     long result = 0;
     bool root_changed = false, machphys_updated = false;
-    for (; done < count; ++done) {
+    for (; done < batch.count; ++done) {
+        if (should_preempt(vcpu, done)) {
+            result = continue_batch(vcpu, xen::kMmuUpdate, args, batch, done, sizeof(xen::MmuUpdate));
+            break;
+        }
         xen::MmuUpdate request{};
-        if (!copy_from_guest(vcpu, &request, list + u64{done} * sizeof request, sizeof request)) {
+        if (!copy_from_guest(vcpu, &request, batch.list + u64{done} * sizeof request, sizeof request)) {
             result = -xen::kEFAULT;
             break;
         }
@@ -161,30 +223,34 @@ long mmu_update(Vcpu& vcpu, const HypercallArgs& args) {
         if (result != 0) break;
     }
     // Later ops and the guest see every change (xsa-286), on every pCPU of the domain before the
-    // hypercall returns; an L4 change first resyncs the loaded root tables (ASI). A batch that
-    // stored no entry (each one written with the value it had) changed no translation.
+    // hypercall returns (or continues); an L4 change first resyncs the loaded root tables (ASI).
+    // A batch that stored no entry (each one written with the value it had) changed no translation.
     if (engine.entry_writes() > 0 || machphys_updated)
         flush_guest_tlb_mask(vcpu, sched::kFlushTlb | (root_changed ? u32{sched::kFlushRootResync} : 0u), 0,
                              sched::kAllVcpus, false);
-    if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;
+    if (!report_done(vcpu, batch.done_va, batch.done_before + done) && result == 0) result = -xen::kEFAULT;
     return result;
 }
 
 long mmuext_op(Vcpu& vcpu, const HypercallArgs& args) {
-    const u64 list = args.arg[0], count = args.arg[1] & 0x7fffffff, done_va = args.arg[2];
     if (!foreign_domain_ok(*vcpu.domain, args.arg[3])) return -xen::kESRCH;
+    const Batch batch = read_batch(vcpu, args);
     u32 done = 0;
     long result = 0;
-    for (; done < count; ++done) {
+    for (; done < batch.count; ++done) {
+        if (should_preempt(vcpu, done)) {
+            result = continue_batch(vcpu, xen::kMmuextOp, args, batch, done, sizeof(xen::MmuextOp));
+            break;
+        }
         xen::MmuextOp op{};
-        if (!copy_from_guest(vcpu, &op, list + u64{done} * sizeof op, sizeof op)) {
+        if (!copy_from_guest(vcpu, &op, batch.list + u64{done} * sizeof op, sizeof op)) {
             result = -xen::kEFAULT;
             break;
         }
         result = mmuext_one(vcpu, op);
         if (result != 0) break;
     }
-    if (!report_done(vcpu, done_va, done) && result == 0) result = -xen::kEFAULT;
+    if (!report_done(vcpu, batch.done_va, batch.done_before + done) && result == 0) result = -xen::kEFAULT;
     return result;
 }
 

@@ -41,10 +41,11 @@ long compile_info(Vcpu& vcpu, u64 guest_va) {
 }
 
 // Feature submap 0 as Xen 4.17 builds it for a 64-bit PV domain, less what Isola lacks: grant
-// maps (gnttab_map_avail_bits), MMUEXT_CLEAR/COPY_PAGE (highmem_assist), and dom0 (Isola's
-// guests are not hardware domains).
+// maps (gnttab_map_avail_bits) and dom0 (Isola's guests are not hardware domains).
+// highmem_assist: MMUEXT_CLEAR_PAGE and MMUEXT_COPY_PAGE are implemented.
 u32 feature_submap0(const Vcpu& vcpu) {
     u32 submap = (1u << xen::kXenFeatMemoryOpVnodeSupported) | (1u << xen::kXenFeatMmuPtUpdatePreserveAd) |
+                 (1u << xen::kXenFeatHighmemAssist) |
                  (1u << xen::kXenFeatDirectMapped);
     if (vm_assist_enabled(*vcpu.domain, xen::kVmAsstTypePaeExtendedCr3)) submap |= 1u << xen::kXenFeatPaePgdirAbove4gb;
     return submap;

@@ -4,6 +4,7 @@
 
 #include "hv/core/addr.hpp"
 #include "hv/pv/domain.hpp"
+#include "hv/pv/guest_mode.hpp"
 #include "hv/pv/page_types.hpp"
 #include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
@@ -80,7 +81,20 @@ void load_segment_state(VcpuPrivate& state, const xen::VcpuGuestContext& c) {
     state.msr_kernel_gs_base = kernel ? c.gs_base_user : c.gs_base_kernel;
 }
 
+constexpr unsigned kMxcsrOffset = 24;
+
 }  // namespace
+
+void load_fpu_image(u8 (&area)[512], const xen::VcpuGuestContext& c) {
+    // Without VGCF_I387_VALID: the default state, as Xen. With it: the guest's FXSAVE image.
+    if ((c.flags & xen::kVgcfI387Valid) == 0) return reset_fxsave_area(area);
+    for (unsigned i = 0; i < 512; ++i) area[i] = c.fpu_ctxt[i];
+    // MXCSR bits this CPU lacks would make FXRSTOR fault in the hypervisor when the vCPU is
+    // loaded. Xen 4.17 accepts the image and, when its XRSTOR faults, retries with those bits
+    // cleared (xstate.c, stage 1): the same result, done here once. The call succeeds.
+    const u32 mask = cpu_mxcsr_mask();
+    for (unsigned i = 0; i < 4; ++i) area[kMxcsrOffset + i] &= static_cast<u8>(mask >> (8 * i));
+}
 
 void reset_fxsave_area(u8 (&area)[512]) {
     for (u8& byte : area) byte = 0;
@@ -128,9 +142,7 @@ long load_vcpu_context(Vcpu& vcpu, PageTypeEngine& engine, const xen::VcpuGuestC
     for (unsigned i = 0; i < 4; ++i) vcpu.dr[i] = c.debugreg[i];
     (void)set_debug_register(vcpu, 6, c.debugreg[6]);  // forces reserved bits; errors keep the default
     (void)set_debug_register(vcpu, 7, c.debugreg[7]);
-    // Isola does not take the guest's FXSAVE image (a bad MXCSR would fault in FXRSTOR): the
-    // vCPU starts with clean x87/SSE state, as after FNINIT.
-    reset_fxsave_area(state->fxsave_area);
+    load_fpu_image(state->fxsave_area, c);
     vcpu.cr0_ts = false;
     vcpu.cr2 = 0;
     vcpu.iopl = 0;

@@ -30,6 +30,7 @@ long set_dr7(Vcpu& vcpu, u64 value) {
         for (unsigned shift = kDr7ControlShift; shift < 32; shift += kDr7ControlSize)
             if (((value >> shift) & 3) == kDr7RwIo) return -xen::kEPERM;
     vcpu.dr7 = value & ~kDr7ReservedOne;
+    sync_hardware_debug_registers(vcpu);
     return 0;
 }
 
@@ -45,6 +46,7 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
         case 0: case 1: case 2: case 3:
             if (!guest_address(value)) return -xen::kEPERM;
             vcpu.dr[reg] = value;
+            sync_hardware_debug_registers(vcpu);
             return 0;
         case 4:  // DR4/DR5 alias DR6/DR7 while CR4.DE is clear
         case 6:
@@ -66,6 +68,13 @@ Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg) {
         case 7: return vcpu.dr7 | kDr7ReservedOne;
         default: return {};
     }
+}
+
+bool debug_registers_active(const Vcpu& vcpu) { return (vcpu.dr7 & kDr7EnableBits) != 0; }
+
+void merge_debug_status(Vcpu& vcpu, u64 hardware_dr6) {
+    // The bits outside the always-one/always-zero sets are active-high status bits.
+    vcpu.dr6 |= hardware_dr6 & ~(kDr6ReservedZero | kDr6ReservedOne) & 0xffffffff;
 }
 
 bool vm_assist_enabled(const Domain& domain, unsigned type) {

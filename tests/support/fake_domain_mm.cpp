@@ -35,6 +35,12 @@ u64 machine_frame_limit() { return test::fake_domain_mm().frame_limit; }
 namespace hv::pv {
 u64 read_frame_word(Mfn mfn, unsigned index) { return test::fake_domain_mm().frames->word(mfn, index); }
 void write_frame_word(Mfn mfn, unsigned index, u64 value) { test::fake_domain_mm().frames->word(mfn, index) = value; }
+void clear_frame(Mfn mfn) {
+    for (unsigned i = 0; i < 512; ++i) write_frame_word(mfn, i, 0);
+}
+void copy_frame(Mfn destination, Mfn source) {
+    for (unsigned i = 0; i < 512; ++i) write_frame_word(destination, i, read_frame_word(source, i));
+}
 void load_guest_gdt(Vcpu&) { ++test::fake_domain_mm().gdt_loads; }
 void load_guest_ldt(Vcpu&) { ++test::fake_domain_mm().ldt_loads; }
 void load_guest_ldtr(Vcpu&) { ++test::fake_domain_mm().ldtr_loads; }

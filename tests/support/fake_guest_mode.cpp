@@ -37,6 +37,13 @@ void load_user_gs_selector(Vcpu&, u16 selector) {
     test::fake_vcpu_platform().gs_base_user = 0;
 }
 void write_hardware_ts(Vcpu&, bool set) { test::fake_vcpu_platform().hardware_ts = set; }
+u32 cpu_mxcsr_mask() { return 0xffff; }  // a CPU with DAZ
+bool hypervisor_work_pending(Vcpu&) {
+    auto& platform = test::fake_vcpu_platform();
+    ++platform.preempt_checks;
+    return platform.work_pending;
+}
+void sync_hardware_debug_registers(Vcpu&) { ++test::fake_vcpu_platform().debug_register_syncs; }
 u64 read_guest_max_pfn(Vcpu&) { return test::fake_vcpu_platform().max_pfn; }
 
 }  // namespace hv::pv

@@ -46,6 +46,14 @@ void lapic_timer_oneshot_max() {
 
 u32 lapic_timer_current() { return read(kTimerCurrent); }
 
+bool lapic_interrupt_pending() {
+    // IRR: 8 registers of 32 vectors, 16 bytes apart; the first holds the exceptions (never set).
+    constexpr u32 kIrr = 0x200, kIrrStride = 0x10;
+    for (u32 word = 1; word < 8; ++word)
+        if (read(kIrr + word * kIrrStride) != 0) return true;
+    return false;
+}
+
 void lapic_timer_periodic(u8 vector, u32 count) {
     write(kTimerDivide, kDivideBy16);
     write(kLvtTimer, kLvtPeriodic | vector);

@@ -119,6 +119,17 @@ u64 machine_frame_limit() { return arch::memory_summary().frame_count; }
 u64 read_frame_word(Mfn mfn, unsigned index) { return read_entry(nullptr, mfn, index); }
 void write_frame_word(Mfn mfn, unsigned index, u64 value) { write_entry(nullptr, mfn, index, value); }
 
+void clear_frame(Mfn mfn) {
+    const arch::MappedFrame page = arch::map_domain_page(mfn);
+    __builtin_memset(page.bytes(), 0, kPageSize);
+}
+
+void copy_frame(Mfn destination, Mfn source) {
+    const arch::MappedFrame from = arch::map_domain_page(source);
+    const arch::MappedFrame to = arch::map_domain_page(destination);
+    __builtin_memcpy(to.bytes(), from.bytes(), kPageSize);
+}
+
 void load_guest_gdt(Vcpu& vcpu) {
     arch::load_vcpu_gdt(vcpu, arch::current_cpu_index());
     load_guest_ldt(vcpu);

@@ -50,6 +50,7 @@ constexpr u64 kSyscallMask = 0x47700;
 // guest and IOPL is virtual. [pv-abi.md §1.9, §4.6]
 constexpr u64 kGuestFlagsMask = 0x00240dd5;
 constexpr u64 kGuestFlagsForced = 0x202;
+constexpr u64 kVectorDebug = 1;  // #DB
 
 pv::Domain domains[pv::kMaxDomains];
 unsigned domain_count;
@@ -128,7 +129,8 @@ void save_vcpu_state(pv::Vcpu& vcpu) {
 }
 
 // THE one place that makes a vCPU's address space and CPU state the pCPU's: loaded_vcpu, CR3
-// (through reload_guest_root), TLB, GDT, CR0.TS, x87/SSE, data selectors and segment bases.
+// (through reload_guest_root), TLB, GDT, CR0.TS, x87/SSE, data selectors, segment bases and
+// debug registers.
 // Nothing of the previous vCPU survives (its state was saved when it left; the image restored
 // here is complete). With asi vcpu-pt the CR3 is the vCPU's own shadow root (asi_roots.hpp).
 void load_vcpu(pv::Vcpu& vcpu) {
@@ -165,6 +167,7 @@ void load_vcpu(pv::Vcpu& vcpu) {
     wrmsr(kMsrGsBase, state->msr_gs_base);
     wrmsr(kMsrKernelGsBase, state->msr_kernel_gs_base);
     pv::write_hardware_ts(vcpu, vcpu.cr0_ts);  // the virtual CR0.TS, for #NM on FPU use
+    load_debug_registers(vcpu);
     pv::publish_vcpu_time(vcpu);
     vcpu.last_loaded_cpu = cpu + 1;
 }
@@ -291,6 +294,7 @@ void handle_guest_exception_entry(TrapFrame& frame) {
     pv::Vcpu* vcpu = running_vcpu(cpu);
     if (vcpu == nullptr) [[unlikely]]
         no_vcpu_on_entry();
+    if (frame.vector == kVectorDebug) take_guest_debug_status(*vcpu);
     pv::handle_guest_exception(*vcpu, frame, frame.vector == 14 ? read_cr2() : 0);
     resume_or_run_next(*vcpu, frame, cpu);
 }

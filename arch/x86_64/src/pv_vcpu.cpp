@@ -3,8 +3,10 @@
 // any domain's shared_info.
 #include "arch/asi_roots.hpp"
 #include "arch/cpu.hpp"
+#include "arch/lapic.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/perdomain_area.hpp"
+#include "arch/sched.hpp"
 #include "arch/smp.hpp"
 #include "arch/time.hpp"
 #include "arch/vcpu_info.hpp"
@@ -212,6 +214,25 @@ void write_hardware_ts(Vcpu&, bool set) {
     const u64 cr0 = arch::read_cr0();
     const u64 wanted = set ? cr0 | kCr0Ts : cr0 & ~kCr0Ts;
     if (wanted != cr0) asm volatile("mov %0, %%cr0" ::"r"(wanted) : "memory");
+}
+
+bool hypervisor_work_pending(Vcpu& vcpu) {
+    return arch::lapic_interrupt_pending() || arch::must_reschedule(vcpu, arch::current_cpu_index());
+}
+
+// Read once with FXSAVE (into a scratch area: the live x87/SSE state is the running guest's and
+// stays as it is); CR0.TS is cleared around it, as FXSAVE would raise #NM.
+u32 cpu_mxcsr_mask() {
+    static u32 mask;  // zero until first asked; the same on every pCPU
+    if (mask != 0) return mask;
+    alignas(16) u8 area[512] = {};
+    const u64 cr0 = arch::read_cr0();
+    if ((cr0 & kCr0Ts) != 0) asm volatile("clts" ::: "memory");
+    asm volatile("fxsave64 %0" : "=m"(area));
+    if ((cr0 & kCr0Ts) != 0) asm volatile("mov %0, %%cr0" ::"r"(cr0) : "memory");
+    const u32 reported = u32{area[28]} | u32{area[29]} << 8 | u32{area[30]} << 16 | u32{area[31]} << 24;
+    mask = reported != 0 ? reported : 0xffbf;
+    return mask;
 }
 
 u64 read_guest_max_pfn(Vcpu& vcpu) {

@@ -24,6 +24,7 @@ namespace {
 
 constexpr u64 kVectorPageFault = 14;
 constexpr u64 kFirstInterruptVector = 32;  // 0-31: exceptions [SDM 3A §6.3]
+constexpr u64 kVectorDebug = 1;
 
 const char* vector_name(u64 vector) {
     static const char* const kNames[] = {
@@ -78,6 +79,7 @@ extern "C" void hv_handle_vector(hv::arch::TrapFrame* frame) {
     }
     if (frame->vector == kVectorSpurious) return;  // no EOI for spurious interrupts [SDM 3A §10.9]
     if ((frame->cs & 3) == 3) return handle_guest_exception_entry(*frame);  // any other vector that hit a guest
+    if (frame->vector == kVectorDebug) return ignore_hypervisor_debug_trap();  // a trap: the access is done
     if (frame->vector == kVectorPageFault && frame->rip == reinterpret_cast<hv::u64>(guest_copy_access_quads)) {
         frame->rip = reinterpret_cast<hv::u64>(guest_copy_quads_fixup);
         return;

@@ -45,6 +45,14 @@ struct Callback {
 enum class CallbackType : u8 { Event = 0, Failsafe = 1, Syscall = 2, Sysenter = 5, Syscall32 = 7 };
 inline constexpr unsigned kCallbackSlots = 8;
 
+// A hypercall that stopped early for pending work (hypercall.hpp create_continuation): the
+// guest re-executes its SYSCALL as `number` with these arguments.
+struct HypercallContinuation {
+    bool pending;
+    u64 number;
+    u64 args[5];
+};
+
 struct Vcpu {
     Domain* domain;
     unsigned id;
@@ -74,6 +82,7 @@ struct Vcpu {
     u64 periodic_next;
     u64 poll_deadline;        // SCHEDOP_poll's timeout while blocked in poll
     u16 virq_port[24];        // per-vCPU VIRQ bindings (timer, debug, ...); 0 = unbound
+    HypercallContinuation continuation;  // set by the hypercall that runs; consumed before it returns
     u64 gdt_frames[kMaxGdtFrames];  // set_gdt: mfns of GDT pages 0..gdt_frame_count-1 (segment-descriptor type)
     unsigned gdt_frame_count;
     // MMUEXT_SET_LDT (ldt.cpp): the guest's LDT by linear address; its frames are typed and mapped
@@ -84,7 +93,7 @@ struct Vcpu {
     // Virtual CPU state set by hypercalls and emulated instructions. [pv-abi.md §3.16, §3.22, §4.9]
     u8 iopl;          // virtual IOPL 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with architectural_iopl)
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
-    u64 dr[4];        // DR0-3: only guest addresses. Stored, not loaded into hardware (yet)
+    u64 dr[4];        // DR0-3: only guest addresses; in the hardware while DR7 enables one (debug_registers.cpp)
     u64 dr6, dr7;     // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
     // asi vcpu-pt (arch/x86_64/src/asi_roots.cpp): the vCPU's own root tables, [0] kernel and
     // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.

@@ -36,6 +36,11 @@ u64 machine_frame_limit();
 // One 8-byte word of a guest frame (the caller holds the references that make access safe).
 u64 read_frame_word(Mfn mfn, unsigned index);
 void write_frame_word(Mfn mfn, unsigned index, u64 value);
+// MMUEXT_CLEAR_PAGE and MMUEXT_COPY_PAGE: a whole guest frame zeroed, or copied from `source`
+// (the caller holds the references and types that make access safe). Through map_domain_page,
+// the one way the hypervisor reaches a guest frame.
+void clear_frame(Mfn mfn);
+void copy_frame(Mfn destination, Mfn source);
 // Maps the vCPU's GDT frames (vcpu.gdt_frames) as GDT pages 0..n-1 of the pCPU it runs on;
 // the other pages up to 13 show an all-zero page.
 void load_guest_gdt(Vcpu& vcpu);

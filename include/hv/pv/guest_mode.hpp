@@ -31,6 +31,16 @@ void load_user_gs_selector(Vcpu& vcpu, u16 selector);
 
 // The hardware CR0.TS while this vCPU runs: set, the guest's next FPU/SSE instruction raises #NM.
 void write_hardware_ts(Vcpu& vcpu, bool set);
+// Whether this pCPU has work a long hypercall should make way for: an interrupt waiting at the
+// LAPIC (timer tick, IPI), or the scheduler wanting the pCPU from `vcpu`.
+bool hypervisor_work_pending(Vcpu& vcpu);
+// After set_debugreg (or mov to %drN) changed a debug register of `vcpu`: when it is the vCPU
+// running on this pCPU, its DR0-3 and DR7 reach the hardware at once, so a breakpoint it enables
+// fires on its next instruction. For any other vCPU the next load does it.
+void sync_hardware_debug_registers(Vcpu& vcpu);
+// The MXCSR bits this CPU supports (FXSAVE's MXCSR_MASK, 0xffbf when it reports 0): an MXCSR
+// with any other bit set makes FXRSTOR raise #GP.
+u32 cpu_mxcsr_mask();
 
 // `selector` if it loads as a data selector at CPL 3 against the live GDT, else 0 (null).
 u16 user_selector_or_null(u16 selector);

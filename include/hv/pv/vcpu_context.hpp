@@ -24,6 +24,10 @@ long check_vcpu_context(const xen::VcpuGuestContext& context);
 // Precondition: check_vcpu_context passed; the domain's mm_lock is held; vcpu is not initialised.
 long load_vcpu_context(Vcpu& vcpu, PageTypeEngine& engine, const xen::VcpuGuestContext& context);
 
+// The x87/SSE state VCPUOP_initialise gives a vCPU: the context's FXSAVE image (fpu_ctxt) with
+// VGCF_I387_VALID, else the default state; an image whose MXCSR this CPU would refuse also gives
+// the default state (what Xen's restore falls back to).
+void load_fpu_image(u8 (&area)[512], const xen::VcpuGuestContext& context);
 // The x87/SSE image of a vCPU that never ran: FNINIT state, MXCSR 0x1f80, every register zero.
 void reset_fxsave_area(u8 (&area)[512]);
 

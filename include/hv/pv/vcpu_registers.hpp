@@ -21,9 +21,15 @@ void set_virtual_ts(Vcpu& vcpu, bool set);
 // Writes debug register `reg` with Xen's rules: DR0-3 must hold guest addresses (else -EPERM);
 // DR6/DR7 (and DR4/DR5, their aliases) must fit in 32 bits (else -EINVAL) and get their reserved
 // bits forced; DR7.GD and enabled I/O breakpoints are -EPERM; any other register is -ENODEV.
-// Returns 0 or that negated Xen errno; on error nothing changes. The values are stored only: they
-// are not loaded into the hardware debug registers (no breakpoint fires yet).
+// Returns 0 or that negated Xen errno; on error nothing changes. A change reaches the hardware
+// at once when the vCPU is running here (sync_hardware_debug_registers), else at its next load.
 long set_debug_register(Vcpu& vcpu, u32 reg, u64 value);
+// True when DR7 enables a breakpoint (L0-L3/G0-G3): only then is the vCPU's DR7 loaded into the
+// hardware; otherwise the hardware DR7 is 0 while it runs.
+bool debug_registers_active(const Vcpu& vcpu);
+// The hardware DR6 after a #DB the guest caused: its status bits (B0-B3, BD, BS, BT) are added to
+// the virtual DR6, which stays sticky until the guest writes it, as in Xen 4.17.
+void merge_debug_status(Vcpu& vcpu, u64 hardware_dr6);
 // The value of debug register `reg`, or nothing for a register that does not exist (-ENODEV).
 Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg);
 

@@ -243,6 +243,9 @@ inline constexpr unsigned kMmuNormalPtUpdate = 0;
 inline constexpr unsigned kMmuMachphysUpdate = 1;
 inline constexpr unsigned kMmuPtUpdatePreserveAd = 2;
 inline constexpr unsigned kMmuPtUpdateNoTranslate = 3;
+// Bit 31 of mmu_update's and mmuext_op's count: set by a continuation (`done` already counts the
+// earlier rounds). [xen/include/public/xen.h MMU_UPDATE_PREEMPTED]
+inline constexpr std::uint32_t kMmuUpdatePreempted = 0x80000000u;
 
 // mmuext_op. [pv-abi.md §3.8]
 struct MmuextOp {

@@ -58,14 +58,14 @@ TEST_F(XenVersionTest, PlatformParametersAndPagesize) {
     EXPECT_EQ(version(xen::kXenVersionPagesize, kBuffer), -xen::kEINVAL);
 }
 
-// Submap 0: preserve_ad, vnode, direct-mapped; pae_pgdir_above_4gb only with its VMASST.
+// Submap 0: preserve_ad, highmem_assist, vnode, direct-mapped; pae_pgdir_above_4gb only with its VMASST.
 TEST_F(XenVersionTest, Features) {
     put(kBuffer, xen::XenFeatureInfo{0, 0xffffffff});
     EXPECT_EQ(version(xen::kXenVersionGetFeatures, kBuffer), 0);
-    EXPECT_EQ(get<xen::XenFeatureInfo>(kBuffer).submap, (1u << 5) | (1u << 13) | (1u << 17));
+    EXPECT_EQ(get<xen::XenFeatureInfo>(kBuffer).submap, (1u << 5) | (1u << 6) | (1u << 13) | (1u << 17));
     domain.vm_assist = u64{1} << xen::kVmAsstTypePaeExtendedCr3;
     EXPECT_EQ(version(xen::kXenVersionGetFeatures, kBuffer), 0);
-    EXPECT_EQ(get<xen::XenFeatureInfo>(kBuffer).submap, (1u << 4) | (1u << 5) | (1u << 13) | (1u << 17));
+    EXPECT_EQ(get<xen::XenFeatureInfo>(kBuffer).submap, (1u << 4) | (1u << 5) | (1u << 6) | (1u << 13) | (1u << 17));
     put(kBuffer, xen::XenFeatureInfo{1, 0x55});
     EXPECT_EQ(version(xen::kXenVersionGetFeatures, kBuffer), -xen::kEINVAL);
     EXPECT_EQ(get<xen::XenFeatureInfo>(kBuffer).submap, 0x55u);

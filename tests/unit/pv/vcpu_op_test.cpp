@@ -129,6 +129,31 @@ TEST_F(VcpuOpTest, ValidContextLoadsAndTakesTheRootReference) {
     EXPECT_EQ(call(xen::kVcpuOp, xen::kVcpuOpIsUp, 1, 0), 0);
 }
 
+// The FXSAVE image: taken whole with VGCF_I387_VALID (MXCSR bits the CPU lacks cleared, the fake
+// CPU's MXCSR_MASK being 0xffff), the default state without it.
+TEST(VcpuFpuImage, TakenWithI387ValidAndMxcsrMasked) {
+    auto c = std::make_unique<xen::VcpuGuestContext>();
+    for (unsigned i = 0; i < 512; ++i) c->fpu_ctxt[i] = static_cast<u8>(i * 7 + 1);
+    const u32 mxcsr = 0x0001ff80;  // bit 16: no CPU has it
+    std::memcpy(c->fpu_ctxt + 24, &mxcsr, sizeof mxcsr);
+    alignas(16) u8 area[512] = {};
+    c->flags = xen::kVgcfI387Valid;
+    load_fpu_image(area, *c);
+    u32 loaded = 0;
+    std::memcpy(&loaded, area + 24, sizeof loaded);
+    EXPECT_EQ(loaded, 0xff80u);
+    for (unsigned i = 0; i < 512; ++i) {
+        if (i >= 24 && i < 28) continue;  // MXCSR, checked above
+        ASSERT_EQ(area[i], c->fpu_ctxt[i]) << "byte " << i;
+    }
+
+    c->flags = xen::kVgcfInKernel;
+    load_fpu_image(area, *c);
+    alignas(16) u8 clean[512];
+    reset_fxsave_area(clean);
+    EXPECT_EQ(std::memcmp(area, clean, sizeof area), 0) << "without VGCF_I387_VALID the image is ignored";
+}
+
 TEST_F(VcpuOpTest, RefusedContextsTakeNothing) {
     const auto refused = [&](const char* what, auto edit) {
         SetUp();

@@ -104,6 +104,36 @@ TEST_F(VcpuRegistersTest, DebugRegisterMoves) {
 }
 
 // A #GP from mov %dr8 is delivered to the guest as #UD.
+// Every accepted change reaches the hardware sync hook (which loads it when the vCPU runs);
+// DR7 counts as active only with an enable bit; refused writes change nothing.
+TEST_F(VcpuRegistersTest, DebugRegisterChangesAreSynced) {
+    auto& platform = test::fake_vcpu_platform();
+    EXPECT_FALSE(debug_registers_active(vcpu));
+    EXPECT_EQ(set_debug_register(vcpu, 0, 0x401000), 0);
+    EXPECT_EQ(platform.debug_register_syncs, 1u);
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0xd0000), 0) << "R/W and LEN without an enable bit";
+    EXPECT_FALSE(debug_registers_active(vcpu));
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0xd0001), 0);
+    EXPECT_TRUE(debug_registers_active(vcpu));
+    EXPECT_EQ(platform.debug_register_syncs, 3u);
+    EXPECT_EQ(set_debug_register(vcpu, 0, 0xffff82d080000000), -xen::kEPERM);
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0x2000), -xen::kEPERM);
+    EXPECT_EQ(platform.debug_register_syncs, 3u) << "refused writes are not synced";
+    EXPECT_TRUE(debug_registers_active(vcpu));
+}
+
+// A #DB's hardware DR6: its status bits are added to the virtual DR6 and stay until written.
+TEST_F(VcpuRegistersTest, DebugStatusIsMergedAndSticky) {
+    merge_debug_status(vcpu, 0xffff0ff1);  // B0
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffff0ff1u);
+    merge_debug_status(vcpu, 0xffff4ff2);  // BS, B1
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffff4ff3u);
+    merge_debug_status(vcpu, 0xffffffffffffffff);
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffffeffful) << "bit 12 stays 0, nothing above bit 31";
+    EXPECT_EQ(set_debug_register(vcpu, 6, 0), 0);
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffff0ff0u);
+}
+
 TEST_F(VcpuRegistersTest, DebugRegisterUdIsDelivered) {
     EXPECT_EQ(trap(13, 0, {0x44, 0x0f, 0x21, 0xc0}), 0xabc006u);
     EXPECT_EQ(domain.state, DomainState::Running);

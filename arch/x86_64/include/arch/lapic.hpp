@@ -21,6 +21,9 @@ void lapic_send_fixed_ipi(u8 apic_id, u8 vector);
 // down), and the periodic tick.
 void lapic_timer_oneshot_max();
 u32 lapic_timer_current();
+// Whether an interrupt waits in this pCPU's IRR (the hypervisor runs with interrupts off): a
+// long hypercall then makes way (hypercall continuations).
+bool lapic_interrupt_pending();
 void lapic_timer_periodic(u8 vector, u32 count);
 
 }  // namespace hv::arch

@@ -43,6 +43,13 @@ void load_vcpu(pv::Vcpu& vcpu);
 // Runs `vcpu` on this pCPU (already Running there for the scheduler): load_vcpu unless its
 // state is still loaded here (lazy switch back), then into the guest.
 [[noreturn]] void run_vcpu(pv::Vcpu& vcpu);
+// The vCPU's DR0-3/DR7 into the hardware when its DR7 enables a breakpoint, else the hardware's
+// breakpoints disarmed (debug_registers.cpp).
+void load_debug_registers(const pv::Vcpu& vcpu);
+// A #DB from the guest: the hardware DR6 goes into its virtual DR6 (and is reset).
+void take_guest_debug_status(pv::Vcpu& vcpu);
+// A #DB in the hypervisor (a guest data breakpoint hit by a guest-memory access): dropped.
+void ignore_hypervisor_debug_trap();
 // For the statistics: one switch to a vCPU, lazy or not (sched.cpp).
 void note_switch(bool lazy);
 
