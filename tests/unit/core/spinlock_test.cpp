@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The ticket spinlock: zeroed storage is unlocked, and mutual exclusion under real threads.
+// The spinlock: zeroed storage is unlocked, and mutual exclusion under real threads.
 #include "hv/core/spinlock.hpp"
 
 #include <gtest/gtest.h>
