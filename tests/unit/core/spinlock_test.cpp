@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The spinlock: zeroed storage is unlocked, and mutual exclusion under real threads.
 #include "hv/core/spinlock.hpp"
+#include "hv/core/types.hpp"
 
 #include <gtest/gtest.h>
 
