@@ -24,20 +24,6 @@ long evtchn(unsigned command, void* argument) {
     return hypercall(xen::kEventChannelOp, command, reinterpret_cast<u64>(argument));
 }
 
-// The value of "key=<decimal>" on the command line, or `fallback`.
-unsigned option(const char* key, unsigned fallback) {
-    const char* line = start_info->cmd_line;
-    for (unsigned i = 0; line[i] != 0; ++i) {
-        unsigned k = 0;
-        while (key[k] != 0 && line[i + k] == key[k]) ++k;
-        if (key[k] != 0 || line[i + k] != '=' || (i > 0 && line[i - 1] != ' ')) continue;
-        unsigned value = 0;
-        for (const char* p = line + i + k + 1; *p >= '0' && *p <= '9'; ++p) value = value * 10 + (*p - '0');
-        return value;
-    }
-    return fallback;
-}
-
 bool take_pending(u32 p) {
     const u64 bit = u64{1} << (p % 64);
     return (__atomic_fetch_and(&shared->evtchn_pending[p / 64], ~bit, __ATOMIC_SEQ_CST) & bit) != 0;
@@ -93,8 +79,8 @@ bool wait_event(Wait how) {
 }  // namespace
 
 void test_main() {
-    const unsigned peer = option("peer", 0xffff);
-    const unsigned rounds = option("rounds", kDefaultRounds);
+    const unsigned peer = cmdline_option("peer", 0xffff);
+    const unsigned rounds = cmdline_option("rounds", kDefaultRounds);
     if (peer == 0xffff) return error("no peer=<domid> on the command line '%s'\n", start_info->cmd_line);
     if (!setup_traps()) return;
     shared = map_shared_info();
