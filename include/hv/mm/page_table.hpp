@@ -45,6 +45,7 @@
 #include "hv/core/status.hpp"
 #include "hv/core/types.hpp"
 #include "hv/mm/attrs.hpp"
+#include "hv/mm/frame_pool.hpp"
 #include "hv/mm/level.hpp"
 
 namespace hv::mm {
@@ -198,45 +199,8 @@ class PageTable {
         Attrs attrs;
     };
 
-    // Tables allocated by prepare() and consumed by commit(). The pool is chained through the
-    // first entry of each (still unlinked) frame, so it needs no memory of its own; each frame
-    // is zeroed again when it leaves the pool.
-    class TablePool {
-      public:
-        bool empty() const { return count_ == 0; }
-
-        // Adds `count` fresh tables; false if the Env ran out (those obtained stay pooled).
-        bool fill(Env& env, u64 count) {
-            for (u64 i = 0; i < count; ++i) {
-                const Optional<Mfn> table = env.alloc_table();
-                if (!table) return false;
-                store(env.table(table.value()), head_.raw());
-                head_ = table.value();
-                ++count_;
-            }
-            return true;
-        }
-
-        // Takes a zeroed table. Precondition: !empty().
-        Mfn take(Env& env) {
-            HV_CHECK(count_ > 0);
-            const Mfn table = head_;
-            u64* const link = env.table(table);
-            head_ = Mfn(load(link));
-            store(link, 0);
-            --count_;
-            return table;
-        }
-
-        // Gives every pooled table back to the Env.
-        void release(Env& env) {
-            while (!empty()) env.free_table(take(env));
-        }
-
-      private:
-        Mfn head_{};
-        u64 count_ = 0;
-    };
+    // Tables allocated by prepare() and consumed by commit() (see frame_pool.hpp).
+    using TablePool = FramePool<Env>;
 
     // Entries are read and written as single 64-bit accesses (see the concurrency note).
     static u64 load(const u64* slot) { return __atomic_load_n(slot, __ATOMIC_RELAXED); }

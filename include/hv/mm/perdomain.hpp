@@ -43,6 +43,7 @@
 #include "hv/core/status.hpp"
 #include "hv/core/types.hpp"
 #include "hv/mm/attrs.hpp"
+#include "hv/mm/frame_pool.hpp"
 #include "hv/mm/level.hpp"
 #include "hv/mm/page_table.hpp"
 
@@ -188,58 +189,10 @@ class Perdomain {
         Env& env_;
     };
 
-    enum class FrameKind : u8 { Table, Page };
-
-    // Frames allocated in phase 1 and consumed in phase 2. Chained through the first word of each
-    // (unlinked) frame, so the pool needs no memory of its own; a frame is all zero again when
-    // taken.
-    class FramePool {
-      public:
-        explicit FramePool(FrameKind kind) : kind_(kind) {}
-        bool empty() const { return count_ == 0; }
-
-        // Adds `count` fresh frames; false if the env ran out (those obtained stay pooled).
-        bool fill(Env& env, u64 count) {
-            for (u64 i = 0; i < count; ++i) {
-                const Optional<Mfn> frame = kind_ == FrameKind::Table ? env.alloc_table() : env.alloc_page();
-                if (!frame) return false;
-                store(env.table(frame.value()), head_.raw());
-                head_ = frame.value();
-                ++count_;
-            }
-            return true;
-        }
-
-        // Takes a zeroed frame. Precondition: !empty().
-        Mfn take(Env& env) {
-            HV_CHECK(count_ > 0);
-            const Mfn frame = head_;
-            u64* const link = env.table(frame);
-            head_ = Mfn(load(link));
-            store(link, 0);
-            --count_;
-            return frame;
-        }
-
-        // Gives every pooled frame back to the env.
-        void release(Env& env) {
-            while (!empty()) {
-                const Mfn frame = take(env);
-                if (kind_ == FrameKind::Table) env.free_table(frame);
-                else env.free_page(frame);
-            }
-        }
-
-      private:
-        FrameKind kind_;
-        Mfn head_{};
-        u64 count_ = 0;
-    };
-
     // Frames one create() needs, allocated before anything is linked.
     struct Pools {
-        FramePool tables{FrameKind::Table};
-        FramePool pages{FrameKind::Page};
+        FramePool<Env, FrameKind::Table> tables;
+        FramePool<Env, FrameKind::Page> pages;
     };
 
     static constexpr u64 kChunkSize = level_size(Level::Pd);  // the VA one L1 table maps
