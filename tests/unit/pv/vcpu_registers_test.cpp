@@ -122,6 +122,28 @@ TEST_F(VcpuRegistersTest, DebugRegisterChangesAreSynced) {
     EXPECT_TRUE(debug_registers_active(vcpu));
 }
 
+// Every instruction, write and read/write breakpoint (R/W 00b, 01b, 11b) of every length is
+// accepted in every slot, enabled locally or globally, and reads back as written; an enabled I/O
+// breakpoint (10b) is -EPERM in every slot (CR4.DE is always clear) and leaves DR7 alone.
+TEST_F(VcpuRegistersTest, EveryBreakpointKindButIoIsAccepted) {
+    for (unsigned slot = 0; slot < 4; ++slot) {
+        for (u64 enable : {u64{1}, u64{2}}) {
+            const u64 enable_bits = enable << (2 * slot);
+            for (u64 rw : {u64{0}, u64{1}, u64{3}}) {
+                for (u64 len = 0; len < 4; ++len) {
+                    const u64 dr7 = enable_bits | ((rw | (len << 2)) << (16 + 4 * slot));
+                    ASSERT_EQ(set_debug_register(vcpu, 7, dr7), 0) << std::hex << dr7;
+                    EXPECT_EQ(get_debug_register(vcpu, 7).value(), dr7 | 0x400) << std::hex << dr7;
+                    EXPECT_TRUE(debug_registers_active(vcpu)) << std::hex << dr7;
+                }
+            }
+            const u64 io = enable_bits | (u64{2} << (16 + 4 * slot));
+            EXPECT_EQ(set_debug_register(vcpu, 7, io), -xen::kEPERM) << std::hex << io;
+            EXPECT_EQ(get_debug_register(vcpu, 7).value(), enable_bits | (u64{0xf} << (16 + 4 * slot)) | 0x400);
+        }
+    }
+}
+
 // A #DB's hardware DR6: its status bits are added to the virtual DR6 and stay until written.
 TEST_F(VcpuRegistersTest, DebugStatusIsMergedAndSticky) {
     merge_debug_status(vcpu, 0xffff0ff1);  // B0
