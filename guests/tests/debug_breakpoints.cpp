@@ -15,7 +15,11 @@
 //     that #DB back past the SYSCALL, into the hypervisor on the guest's RSP (CVE-2018-8897),
 //     where Xen 4.17 drops it; QEMU TCG delivers it before the SYSCALL, in the guest. Either way
 //     the hypercall returns its result and the guest continues; a #DB that does reach us must be
-//     at the SYSCALL with B3.
+//     at the SYSCALL with B3;
+//   - I/O breakpoints (R/W 10b): refused (-EPERM) while the virtual CR4.DE is clear; once the
+//     guest sets CR4.DE (mov to %cr4, which reads back with it) they are accepted, DR4 is gone
+//     (-ENODEV), and with the virtual IOPL raised an OUT to the watched port raises #DB after
+//     it with B0, an OUT to the next port nothing.
 //
 // Two domains on one pCPU (Isola only: the system test debug_breakpoints_switch), the same image
 // so `watched` is at the same address in both: with `hold=1` the domain arms a write breakpoint
@@ -25,7 +29,7 @@
 
 namespace guest {
 
-const char kTestTitle[] = "debug_breakpoints: hardware write, read/write and instruction breakpoints bounced as #DB";
+const char kTestTitle[] = "debug_breakpoints: write, read/write, instruction and I/O breakpoints bounced as #DB";
 
 namespace {
 
@@ -189,6 +193,53 @@ void mov_ss_before_syscall() {
     expect_eq("DR6 in the handler: B3", static_cast<long>(trap_dr6 & 0xf), 8);
 }
 
+constexpr u64 kCr4De = 1u << 3;
+constexpr u64 kIo1Byte0 = u64{2} << 16;  // DR0: R/W 10b, LEN 00b
+
+u64 read_cr4() {
+    u64 value;
+    asm volatile("movq %%cr4, %0" : "=r"(value));
+    return value;
+}
+void write_cr4(u64 value) { asm volatile("movq %0, %%cr4" ::"r"(value) : "memory"); }
+
+void set_iopl(unsigned iopl) {
+    xen::PhysdevSetIopl request{iopl};
+    expect_eq("PHYSDEVOP_set_iopl", hypercall(xen::kPhysdevOp, xen::kPhysdevOpSetIopl, reinterpret_cast<u64>(&request)), 0);
+}
+
+// OUT %al to port 0x80 or 0x81; returns the address after the instruction.
+u64 out_port_0x80() {
+    u64 after;
+    asm volatile("outb %%al, $0x80\n1:\tleaq 1b(%%rip), %0" : "=r"(after) : "a"(0) : "memory");
+    return after;
+}
+void out_port_0x81() { asm volatile("outb %%al, $0x81" ::"a"(0) : "memory"); }
+
+void io_breakpoint() {
+    reset();
+    const u64 cr4 = read_cr4();
+    if ((cr4 & kCr4De) != 0) fail("CR4 0x%lx has DE before the guest set it\n", cr4);
+    expect_eq("DR0 = port 0x80", set_dr(0, 0x80), 0);
+    expect_eq("DR7 = L0, I/O without CR4.DE", set_dr(7, kL0 | kIo1Byte0), -xen::kEPERM);
+    write_cr4(cr4 | kCr4De);
+    if (read_cr4() != (cr4 | kCr4De)) fail("CR4 0x%lx after setting DE on 0x%lx\n", read_cr4(), cr4);
+    expect_eq("get_debugreg(4) with CR4.DE", get_dr(4), -xen::kENODEV);
+    expect_eq("DR7 = L0, I/O, 1 byte", set_dr(7, kL0 | kIo1Byte0), 0);
+    expect_eq("DR7 reads back", get_dr(7), static_cast<long>(kL0 | kIo1Byte0 | 0x400));
+    set_iopl(1);
+    out_port_0x81();
+    expect_eq("#DB after an OUT to the next port", debug_traps, 0);
+    const u64 after = out_port_0x80();
+    expect_eq("#DB after the OUT to the watched port", debug_traps, 1);
+    if (trap_rip != after) fail("#DB RIP 0x%lx, expected after the OUT at 0x%lx\n", trap_rip, after);
+    expect_eq("DR6 in the handler: B0", static_cast<long>(trap_dr6 & 0xf), 1);
+    set_iopl(0);
+    expect_eq("DR7 = 0", set_dr(7, 0), 0);
+    write_cr4(cr4);
+    if (read_cr4() != cr4) fail("CR4 0x%lx after clearing DE, expected 0x%lx\n", read_cr4(), cr4);
+}
+
 constexpr unsigned kSwitchRounds = 200;
 
 void hold_across_switches() {
@@ -224,6 +275,7 @@ void test_main() {
     read_write_breakpoint();
     hypervisor_reads_watched_bytes();
     mov_ss_before_syscall();
+    io_breakpoint();
     reset();
 }
 
