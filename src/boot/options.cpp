@@ -11,7 +11,7 @@ struct SelftestName {
 };
 constexpr SelftestName kSelftests[] = {
     {"none", Selftest::None}, {"fault-ud", Selftest::FaultUd}, {"fault-pf", Selftest::FaultPf},
-    {"stack-overflow", Selftest::StackOverflow}, {"hang", Selftest::Hang}};
+    {"stack-overflow", Selftest::StackOverflow}, {"hang", Selftest::Hang}, {"db-bad-stack", Selftest::DebugBadStack}};
 
 Status parse_selftest(cmdline::Token value, void* target) {
     for (const SelftestName& entry : kSelftests) {

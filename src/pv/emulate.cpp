@@ -20,6 +20,7 @@ constexpr u64 kXenPat = 0x0000050100070406;
 constexpr u32 kMaxHypervisorLeaf = 0x40000002;
 
 constexpr u64 kCr0Ts = 1u << 3;
+constexpr u64 kCr4De = 1u << 3;
 
 u64 guest_cr3(const Vcpu& vcpu) { return vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3; }
 u64 guest_cr0(const Vcpu& vcpu) { return kGuestCr0 | (vcpu.cr0_ts ? kCr0Ts : 0); }
@@ -34,7 +35,7 @@ Emulation read_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instruc
         case 0: value = guest_cr0(vcpu); break;
         case 2: value = vcpu.cr2; break;
         case 3: value = guest_cr3(vcpu); break;
-        case 4: value = kGuestCr4; break;
+        case 4: value = kGuestCr4 | (vcpu.cr4_de ? kCr4De : 0); break;
         default: return Emulation::RaiseGp;
     }
     gpr(regs, reg) = value;
@@ -53,7 +54,9 @@ Emulation write_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instru
     } else if (cr == 2) {
         vcpu.cr2 = value;
     } else if (cr == 4) {
-        // Other CR4 bits are silently ignored, as Xen does.
+        // DE is the guest's to set when CPUID offers it (Xen's pv_fixup_guest_cr4); the other bits
+        // are silently ignored (Xen also lets TSD, FSGSBASE and OSXSAVE through; not done here).
+        set_virtual_de(vcpu, value);
     } else {
         return Emulation::RaiseGp;  // CR3 loads: not yet
     }

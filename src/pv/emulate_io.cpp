@@ -7,7 +7,9 @@
 // its #GP(0). An allowed access still reaches no device: Isola grants guests NO real I/O ports,
 // so reads return all ones and writes are dropped, which is what Xen does for ports a domain has
 // not been given. CLI and STI are no-ops: the virtual interrupt flag is vcpu_info's upcall mask,
-// and Xen does not touch it here either.
+// and Xen does not touch it here either. A completed IN/OUT/INS/OUTS that touches a port an
+// enabled I/O breakpoint covers (virtual CR4.DE set) adds B0-B3 to DR6 and raises #DB after the
+// instruction, as Xen's check_guest_io_breakpoint does.
 #include "hv/core/optional.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_memory.hpp"
@@ -89,6 +91,23 @@ Emulation string_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, 
     return Emulation::Done;
 }
 
+// The port an I/O instruction accesses: its imm8, or DX.
+u32 port_of(const Instruction& insn, const arch::TrapFrame& regs) {
+    const u8 opcode = insn.bytes[insn.prefix_count];
+    if (opcode >= 0xe4 && opcode <= 0xe7) return insn.bytes[insn.prefix_count + 1];
+    return static_cast<u32>(regs.rdx & 0xffff);
+}
+
+// Done, or DoneDebugTrap with DR6 updated when the completed access hit an I/O breakpoint. A REP
+// INS/OUTS cut short (RIP still on it) reports the hit when its last part completes.
+Emulation io_done(Vcpu& vcpu, const arch::TrapFrame& regs, u64 rip_before, u32 port, unsigned size) {
+    if (regs.rip == rip_before) return Emulation::Done;
+    const u64 match = io_breakpoint_match(vcpu, port, size);
+    if (match == 0) return Emulation::Done;
+    merge_debug_status(vcpu, match);
+    return Emulation::DoneDebugTrap;
+}
+
 }  // namespace
 
 Emulation emulate_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn) {
@@ -96,15 +115,20 @@ Emulation emulate_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn)
     if (!decoded) return Emulation::NotHandled;
     const IoInstruction io = decoded.value();
     if (!io_privileged(vcpu)) return Emulation::RaiseGp;
+    const u64 rip_before = regs.rip;
+    const u32 port = port_of(insn, regs);
     switch (io.kind) {
         case IoKind::In: read_all_ones(regs, io.size); break;
-        case IoKind::Out:
-        case IoKind::InterruptFlag: break;  // writes dropped; CLI/STI change nothing
+        case IoKind::Out: break;  // writes dropped
+        case IoKind::InterruptFlag: regs.rip += io.length; return Emulation::Done;  // CLI/STI change nothing
         case IoKind::Ins:
-        case IoKind::Outs: return string_io(vcpu, regs, insn, io);
+        case IoKind::Outs: {
+            const Emulation result = string_io(vcpu, regs, insn, io);
+            return result == Emulation::Done ? io_done(vcpu, regs, rip_before, port, io.size) : result;
+        }
     }
     regs.rip += io.length;
-    return Emulation::Done;
+    return io_done(vcpu, regs, rip_before, port, io.size);
 }
 
 }  // namespace hv::pv

@@ -15,7 +15,7 @@
 namespace hv::pv {
 namespace {
 
-constexpr unsigned kVectorUd = 6, kVectorNm = 7, kVectorGp = 13, kVectorPf = 14;
+constexpr unsigned kVectorDebug = 1, kVectorUd = 6, kVectorNm = 7, kVectorGp = 13, kVectorPf = 14;
 constexpr u64 kPfUser = 1u << 2;
 constexpr u64 kFlagIf = 1u << 9;
 // RFLAGS bits an iret may restore: arithmetic, TF, DF, OF, NT cleared, AC, ID. IOPL and VM never.
@@ -75,6 +75,7 @@ void handle_guest_exception(Vcpu& vcpu, arch::TrapFrame& regs, u64 cr2) {
     if (vector == kVectorGp && regs.error_code == 0) {
         const Emulation result = emulate_privileged(vcpu, regs);
         if (result == Emulation::Done) return;
+        if (result == Emulation::DoneDebugTrap) return bounce_vector(vcpu, regs, kVectorDebug, {});
         if (result == Emulation::RaiseUd) return bounce_vector(vcpu, regs, kVectorUd, {});
         // RaiseGp and NotHandled both deliver #GP(0) at the instruction.
     }

@@ -139,6 +139,7 @@ long load_vcpu_context(Vcpu& vcpu, PageTypeEngine& engine, const xen::VcpuGuestC
     load_registers(*state, c);
     load_traps_and_callbacks(vcpu, c);
     load_segment_state(*state, c);
+    set_virtual_de(vcpu, c.ctrlreg[4]);  // before DR7, whose I/O breakpoints need it
     for (unsigned i = 0; i < 4; ++i) vcpu.dr[i] = c.debugreg[i];
     (void)set_debug_register(vcpu, 6, c.debugreg[6]);  // forces reserved bits; errors keep the default
     (void)set_debug_register(vcpu, 7, c.debugreg[7]);

@@ -3,6 +3,7 @@
 #include "hv/pv/vcpu_registers.hpp"
 
 #include "hv/pv/domain.hpp"
+#include "hv/pv/emulate.hpp"
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/xen_abi.hpp"
 
@@ -21,20 +22,35 @@ constexpr u64 kDr7RwIo = 2;  // R/W field 10b: an I/O breakpoint, needs CR4.DE
 // What a PV guest may put in DR0-3: lower-half addresses and the guest part of the upper half.
 bool guest_address(u64 value) { return value < (u64{1} << 47) || value >= xen::kHypervisorVirtEnd; }
 
+// R/W and LEN of breakpoint `slot` in DR7.
+u64 dr7_control(u64 dr7, unsigned slot) { return (dr7 >> (kDr7ControlShift + slot * kDr7ControlSize)) & 0xf; }
+
 long set_dr7(Vcpu& vcpu, u64 value) {
     if ((value >> 32) != 0) return -xen::kEINVAL;
     value = (value & ~kDr7ReservedZero) | kDr7ReservedOne;
     if ((value & kDr7GeneralDetect) != 0) return -xen::kEPERM;
-    // An I/O breakpoint counts only once enabled; with CR4.DE always clear it is refused.
+    // An I/O breakpoint counts only once enabled, and needs the virtual CR4.DE. Its enable bits
+    // stay out of the hardware DR7: the hypervisor matches it on emulated port I/O, as Xen does.
+    u64 io_enable = 0;
     if ((value & kDr7EnableBits) != 0)
-        for (unsigned shift = kDr7ControlShift; shift < 32; shift += kDr7ControlSize)
-            if (((value >> shift) & 3) == kDr7RwIo) return -xen::kEPERM;
-    vcpu.dr7 = value & ~kDr7ReservedOne;
+        for (unsigned slot = 0; slot < 4; ++slot)
+            if ((dr7_control(value, slot) & 3) == kDr7RwIo) {
+                if (!vcpu.cr4_de) return -xen::kEPERM;
+                io_enable |= value & (u64{3} << (2 * slot));
+            }
+    vcpu.dr7_io = io_enable;
+    vcpu.dr7 = value & ~(kDr7ReservedOne | io_enable);
     sync_hardware_debug_registers(vcpu);
     return 0;
 }
 
 }  // namespace
+
+void set_virtual_de(Vcpu& vcpu, u64 cr4) {
+    constexpr u64 kCr4De = 1u << 3;
+    constexpr u32 kCpuidEdxDe = 1u << 2;  // leaf 1
+    vcpu.cr4_de = (cr4 & kCr4De) != 0 && (guest_cpuid(1, 0).edx & kCpuidEdxDe) != 0;
+}
 
 void set_virtual_ts(Vcpu& vcpu, bool set) {
     vcpu.cr0_ts = set;
@@ -48,12 +64,16 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
             vcpu.dr[reg] = value;
             sync_hardware_debug_registers(vcpu);
             return 0;
-        case 4:  // DR4/DR5 alias DR6/DR7 while CR4.DE is clear
+        case 4:  // DR4/DR5 alias DR6/DR7 while CR4.DE is clear, else they do not exist
+            if (vcpu.cr4_de) return -xen::kENODEV;
+            [[fallthrough]];
         case 6:
             if ((value >> 32) != 0) return -xen::kEINVAL;
             vcpu.dr6 = value & ~(kDr6ReservedZero | kDr6ReservedOne);
             return 0;
         case 5:
+            if (vcpu.cr4_de) return -xen::kENODEV;
+            [[fallthrough]];
         case 7: return set_dr7(vcpu, value);
         default: return -xen::kENODEV;
     }
@@ -63,9 +83,13 @@ Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg) {
     switch (reg) {
         case 0: case 1: case 2: case 3: return vcpu.dr[reg];
         case 4:
+            if (vcpu.cr4_de) return {};
+            [[fallthrough]];
         case 6: return vcpu.dr6 | kDr6ReservedOne;
         case 5:
-        case 7: return vcpu.dr7 | kDr7ReservedOne;
+            if (vcpu.cr4_de) return {};
+            [[fallthrough]];
+        case 7: return vcpu.dr7 | vcpu.dr7_io | kDr7ReservedOne;
         default: return {};
     }
 }
@@ -75,6 +99,19 @@ bool debug_registers_active(const Vcpu& vcpu) { return (vcpu.dr7 & kDr7EnableBit
 void merge_debug_status(Vcpu& vcpu, u64 hardware_dr6) {
     // The bits outside the always-one/always-zero sets are active-high status bits.
     vcpu.dr6 |= hardware_dr6 & ~(kDr6ReservedZero | kDr6ReservedOne) & 0xffffffff;
+}
+
+u64 io_breakpoint_match(const Vcpu& vcpu, u32 port, unsigned size) {
+    if (vcpu.dr7_io == 0 || !vcpu.cr4_de) return 0;
+    u64 match = 0;
+    for (unsigned slot = 0; slot < 4; ++slot) {
+        if ((vcpu.dr7_io & (u64{3} << (2 * slot))) == 0) continue;
+        // LEN 00b, 01b, 11b, 10b: 1, 2, 4, 8 bytes. Xen 4.17 does not align the start down.
+        static constexpr u64 kWidth[4] = {1, 2, 8, 4};
+        const u64 start = vcpu.dr[slot], width = kWidth[dr7_control(vcpu.dr7, slot) >> 2];
+        if (start < u64{port} + size && start + width > port) match |= u64{1} << slot;
+    }
+    return match;
 }
 
 bool vm_assist_enabled(const Domain& domain, unsigned type) {

@@ -20,7 +20,8 @@ constexpr unsigned kGuestSlot = 0, kRoM2pSlot = 256, kLinearSlot = 258, kPerdoma
 // First frames of each range (header table).
 constexpr u64 kImage = 0x100, kFrameTable = 0x200, kM2p = 0x240, kPool = 0x400, kStacks = 0x500,
               kDomainFrames = 0x540, kVcpuFrames = 0x580, kFreePool = 0x590, kPoolEnd = 0x800, kGuest = 0x2000;
-constexpr u64 kGuestFrames = 0x800, kStackFrames = 7, kDomainFrameCount = 4, kVcpuFrameCount = 4;
+constexpr u64 kGuestFrames = 0x800, kStackFrames = 4 + arch::kIstCount,  // primary (4 pages) + IST
+              kDomainFrameCount = 4, kVcpuFrameCount = 4;
 
 u64 stack_mfn(unsigned cpu) { return kStacks + cpu * 0x10; }
 u64 domain_mfn(unsigned d) { return kDomainFrames + (d - 1) * 0x10; }

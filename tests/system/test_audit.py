@@ -68,7 +68,7 @@ class ParseSampleTest(unittest.TestCase):
 
     def test_asi_off_exposure(self):
         root = self.audit.roots[2]
-        self.assertEqual((root.totals["foreign"], root.totals["bad"]), (23, 0))
+        self.assertEqual((root.totals["foreign"], root.totals["bad"]), (24, 0))
         self.assertEqual(root.totals["free"], 624)  # the directmapped pool's free frames: not a bug
         self.assertEqual(len(root.findings), 16)
         self.assertEqual((root.findings[0].kind, root.findings[0].id), ("pervcpu", "d1v1"))
@@ -140,7 +140,7 @@ class TableTest(unittest.TestCase):
         self.assertEqual(len(lines), 5)
         off = lines[3].split()
         self.assertEqual(off[:3], ["d1v0", "off", "0"])
-        self.assertEqual(off[3 + TOTAL_FIELDS.index("foreign")], "23")
+        self.assertEqual(off[3 + TOTAL_FIELDS.index("foreign")], "24")
 
 
 class SvgTest(unittest.TestCase):
@@ -168,7 +168,7 @@ class SvgTest(unittest.TestCase):
     def test_legend_and_totals(self):
         texts = [t.text for t in self.tree.iter(f"{SVG_NS}text")]
         self.assertIn("foreign (any class)", texts)
-        self.assertIn("foreign 23 · bad 0", texts)
+        self.assertIn("foreign 24 · bad 0", texts)
         self.assertIn("cpu_stacks", texts)
 
     def test_runs_stay_inside_the_drawing(self):
@@ -269,7 +269,7 @@ class AuditCommandTest(unittest.TestCase):
         console.write_text(text)
         status, _, err = self.run_cli("--from", str(console), "--out", str(self.svg))
         self.assertEqual(status, 1)
-        self.assertIn("reaches 23 foreign and 0 free frames", err)
+        self.assertIn("reaches 24 foreign and 0 free frames", err)
 
     def test_no_audit_lines_is_status_1(self):
         status, _, err = self.run_cli("--no-build", "--out", str(self.svg), str(self.guest), "--", "silent")

@@ -6,10 +6,11 @@
 // The values were checked by set_debug_register: guest addresses only, no GD, no I/O breakpoints,
 // so a breakpoint can only match guest code or guest data.
 //
-// Read/write data breakpoints (R/W = 11b) stay virtual: MOV SS/POP SS reads that hit one defer
-// the #DB past a following SYSCALL into ring 0, on the guest's stack pointer (CVE-2018-8897), and
-// #DB has no IST stack here to take it safely. Write-only and instruction breakpoints cannot be
-// deferred that way (MOV SS/POP SS only read).
+// Every kind the guest may enable is loaded: instruction (R/W 00b), write (01b) and read/write
+// (11b) breakpoints. A MOV SS/POP SS that reads a data breakpoint (or single-steps) defers the
+// #DB past the next instruction; before a SYSCALL that means ring 0 on the guest's RSP
+// (CVE-2018-8897). #DB has its own IST stack for that (vectors.S, debug_entry), so the hypervisor
+// takes it safely and drops it, as Xen 4.17 does (ignore_hypervisor_debug_trap).
 #include "arch/descriptors.hpp"
 #include "arch/pv_run.hpp"
 #include "arch/sched.hpp"
@@ -23,20 +24,12 @@ namespace {
 
 constexpr u64 kDr6Default = 0xffff0ff0;
 constexpr u64 kDr7Fixed = 0x400;  // bit 10 reads as 1
-constexpr u64 kDr7RwReadWrite = 3;
-constexpr unsigned kDr7ControlShift = 16, kDr7ControlSize = 4;
 
 // Whether this pCPU's DR7 may enable a breakpoint: switching to a vCPU without any then needs the
 // one DR7 write that disarms them. Each pCPU writes only its own entry.
 bool hardware_armed[kMaxCpus];
-
-// The guest's DR7 as the hardware gets it: read/write breakpoints disabled (see the top).
-u64 hardware_dr7(u64 dr7) {
-    u64 value = dr7;
-    for (unsigned bp = 0; bp < 4; ++bp)
-        if (((dr7 >> (kDr7ControlShift + bp * kDr7ControlSize)) & 3) == kDr7RwReadWrite) value &= ~(u64{3} << (2 * bp));
-    return value | kDr7Fixed;
-}
+// #DBs taken in the hypervisor and dropped, per pCPU (each writes only its own entry).
+u64 dropped_traps[kMaxCpus];
 
 void write_dr7(u64 value) { asm volatile("mov %0, %%dr7" ::"r"(value) : "memory"); }
 
@@ -62,16 +55,25 @@ void load_debug_registers(const pv::Vcpu& vcpu) {
     asm volatile("mov %0, %%dr1" ::"r"(vcpu.dr[1]));
     asm volatile("mov %0, %%dr2" ::"r"(vcpu.dr[2]));
     asm volatile("mov %0, %%dr3" ::"r"(vcpu.dr[3]));
-    write_dr7(hardware_dr7(vcpu.dr7));
+    write_dr7(vcpu.dr7 | kDr7Fixed);
     hardware_armed[cpu] = true;
 }
 
 void take_guest_debug_status(pv::Vcpu& vcpu) { pv::merge_debug_status(vcpu, take_dr6()); }
 
-// A #DB in the hypervisor can only be a guest data breakpoint hit while the hypervisor accessed
-// that guest address for it (copy_to_guest, a bounce frame): a trap, the access done. Xen 4.17
-// ignores it and the guest sees nothing (no #DB, no DR6 bits); so does Isola.
-void ignore_hypervisor_debug_trap() { (void)take_dr6(); }
+// A #DB in the hypervisor (on IST4) is a guest data breakpoint hit while the hypervisor accessed
+// that guest address for it (copy_to_guest, copy_from_guest, a bounce frame), or one a MOV SS/POP
+// SS held back past a SYSCALL (it then lands on the first instruction of the SYSCALL stub, guest
+// RSP still loaded). Both are traps, the access or the SYSCALL done, so returning is safe. Xen
+// 4.17's do_debug ignores a #DB in its own context (it only logs it) and the guest sees nothing:
+// no #DB, no DR6 bits. So does Isola. (Instruction breakpoints, which are faults and would fire
+// again, cannot match: DR0-3 hold guest addresses only.)
+void ignore_hypervisor_debug_trap() {
+    (void)take_dr6();
+    ++dropped_traps[current_cpu_index()];
+}
+
+u64 hypervisor_debug_traps_dropped() { return dropped_traps[current_cpu_index()]; }
 
 }  // namespace hv::arch
 

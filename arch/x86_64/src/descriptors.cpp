@@ -74,6 +74,7 @@ void fill_reserved_page(u64* page, unsigned cpu, const Tss& tss) {
 
 Ist ist_for(unsigned vector) {
     switch (vector) {
+        case 1: return Ist::Debug;  // a guest can make #DB hit ring 0 on its own RSP (debug_entry)
         case 2: return Ist::Nmi;
         case 8: return Ist::DoubleFault;
         case 18: return Ist::MachineCheck;
@@ -134,7 +135,7 @@ void load_cpu_descriptors(unsigned cpu, const CpuStacks& stacks, u64 gdt_base, u
     CpuTables& t = cpu_tables[cpu];
     t.tss = Tss{};
     t.tss.rsp[0] = stacks.primary_top;
-    for (unsigned i = 0; i < 3; ++i) t.tss.ist[i] = stacks.ist_top[i];
+    for (unsigned i = 0; i < kIstStacks; ++i) t.tss.ist[i] = stacks.ist_top[i];
     t.tss.iomap_base = sizeof(Tss);  // no I/O bitmap: every guest IN/OUT faults
     fill_reserved_page(reserved_page, cpu, t.tss);
     fill_idt(t.idt);

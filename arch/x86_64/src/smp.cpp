@@ -59,6 +59,8 @@ bool start_one(unsigned index) {
 
 }  // namespace
 
+static_assert(kIstCount == kIstStacks, "one TSS IST slot per IST stack");
+
 void load_final_descriptors(unsigned cpu) {
     CpuStacks stacks{cpu_primary_stack_base(cpu) + kPrimaryStackSize, {}};
     for (unsigned i = 0; i < kIstCount; ++i) stacks.ist_top[i] = cpu_ist_stack_base(cpu, i) + kIstStackSize;

@@ -37,7 +37,11 @@ hv_vector_stubs:
     pushq $0
     .endif
     pushq $vector
+    .if vector == 1
+    jmp debug_entry
+    .else
     jmp vector_common
+    .endif
     vector = vector + 1
     .endr
 
@@ -48,6 +52,38 @@ vector_common:
     movq %rsp, %rdi
     call hv_handle_vector
     jmp vector_return
+
+/* #DB runs on IST4 (descriptors.cpp): a guest can make it hit ring 0 before any stack switch.
+ * MOV SS/POP SS that reads a data breakpoint, or single-steps with TF, holds the #DB back until
+ * after the next instruction; if that is SYSCALL, the #DB arrives at the first instruction of
+ * our SYSCALL stub, in ring 0 with the guest's RSP still loaded (CVE-2018-8897). A #DB from the
+ * hypervisor (that case, or a guest data breakpoint hit by a copy to or from guest memory) is
+ * handled right here on IST4: hv_handle_vector only reads and resets DR6, and IRETQ resumes the
+ * interrupted code with its own RSP, guest-controlled or not. Nothing it does can raise another
+ * #DB (no guest memory access, TF clear), so IST4 is never re-entered while in use.
+ * A #DB from a guest (CS RPL 3) is an ordinary guest exception that may end in the scheduler or
+ * a switch to another vCPU, which expect to run on the primary stack: its 7-quadword frame
+ * (vector, error code, RIP, CS, RFLAGS, RSP, SS) moves to the primary stack's top, where the CPU
+ * would have put it without IST (TSS.RSP0; nothing is live there while a guest runs), and the
+ * common path continues there. RAX and RCX are borrowed on IST4 and restored before. */
+debug_entry:
+    testb $3, 24(%rsp)            /* CS of the interrupted context */
+    jz vector_common
+    pushq %rax
+    pushq %rcx
+    movq %rsp, %rax
+    andq $-HV_CPU_STACK_WINDOW, %rax
+    addq $(HV_PRIMARY_STACK_TOP_OFFSET - 56), %rax
+    .irp slot, 0, 1, 2, 3, 4, 5, 6
+    movq 16 + 8 * \slot(%rsp), %rcx
+    movq %rcx, 8 * \slot(%rax)
+    .endr
+    movq 8(%rsp), %rcx            /* the guest's RAX, pushed just below the moved frame */
+    movq %rcx, -8(%rax)
+    movq (%rsp), %rcx
+    leaq -8(%rax), %rsp
+    popq %rax
+    jmp vector_common
 
 syscall_common:                   /* no CLD: SFMASK cleared DF (pv_run.cpp, kSyscallMask) */
     PUSH_GENERAL_REGISTERS

@@ -47,9 +47,11 @@ u64 zero_dead_stack_pages(unsigned cpu) {
     const u64 live_page = align_down(current_rsp(), kPageSize);
     u64 zeroed = 0;
     for (u64 va = cpu_primary_stack_base(cpu); va < live_page; va += kPageSize) zeroed += zero_if_dirty(cpu, va);
-    // IST 0 (NMI) and 2 (#MC); IST 1 (#DF) only ever ends the run.
+    // IST 0 (NMI), 2 (#MC) and 3 (#DB: a guest's #DB frame and RAX/RCX pass through it); IST 1
+    // (#DF) only ever ends the run.
     zeroed += zero_if_dirty(cpu, cpu_ist_stack_base(cpu, 0));
     zeroed += zero_if_dirty(cpu, cpu_ist_stack_base(cpu, 2));
+    zeroed += zero_if_dirty(cpu, cpu_ist_stack_base(cpu, 3));
     count_event(Event::BytesZeroed, zeroed);
     return live_page;
 }

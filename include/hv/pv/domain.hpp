@@ -95,6 +95,8 @@ struct Vcpu {
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
     u64 dr[4];        // DR0-3: only guest addresses; in the hardware while DR7 enables one (debug_registers.cpp)
     u64 dr6, dr7;     // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
+    u64 dr7_io;       // DR7 enable bits of I/O breakpoints: emulated (emulate_io.cpp), kept out of dr7
+    bool cr4_de;      // virtual CR4.DE (mov to %cr4): I/O breakpoints allowed, DR4/DR5 are #UD
     // asi vcpu-pt (arch/x86_64/src/asi_roots.cpp): the vCPU's own root tables, [0] kernel and
     // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.
     u64 asi_root[2];

@@ -19,6 +19,7 @@ enum class Emulation : u8 {
     NotHandled,   // not ours: deliver the original fault
     RaiseGp,      // deliver #GP(0) at the instruction
     RaiseUd,      // deliver #UD at the instruction
+    DoneDebugTrap,  // emulated, and it hit an I/O breakpoint: DR6 updated, deliver #DB after it
 };
 
 Emulation emulate_invalid_opcode(Vcpu& vcpu, arch::TrapFrame& regs);

@@ -38,13 +38,13 @@ TEST(AuditAsiScenario, PerVcpuRootsAreIsolated) {
             }
 }
 
-// With ASI off, d1v0 on pCPU 0 reaches pCPU 1's 7 stack frames, d2's 4 per-domain frames and the
-// 12 frames of the three other vCPUs: 23 foreign frames, and the 624 free hypervisor-pool frames
+// With ASI off, d1v0 on pCPU 0 reaches pCPU 1's 8 stack frames, d2's 4 per-domain frames and the
+// 12 frames of the three other vCPUs: 24 foreign frames, and the 624 free hypervisor-pool frames
 // (the directmap's by design: counted as free, not bad).
 TEST(AuditAsiScenario, SharedRootExposesOthers) {
     Machine machine;
     const AuditResult result = audit(machine, false, Subject{1, 0, 0});
-    EXPECT_EQ(result.totals.foreign, 7U + 4U + 12U);
+    EXPECT_EQ(result.totals.foreign, 8U + 4U + 12U);
     EXPECT_EQ(result.totals.bad, 0U);
     EXPECT_EQ(result.totals.of(FrameKind::Free), 0x800U - 0x590U);
     ASSERT_EQ(result.finding_count, kMaxFindings);

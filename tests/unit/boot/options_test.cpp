@@ -107,6 +107,13 @@ TEST_F(OptionsTest, SelftestHang) {
     EXPECT_EQ(options.selftest, Selftest::Hang);
 }
 
+// `selftest=db-bad-stack` selects the #DB taken with an unusable RSP.
+TEST_F(OptionsTest, SelftestDebugBadStack) {
+    ASSERT_TRUE(parse("isola.bin selftest=db-bad-stack").ok());
+    EXPECT_EQ(options.selftest, Selftest::DebugBadStack);
+    EXPECT_STREQ(selftest_name(Selftest::DebugBadStack), "db-bad-stack");
+}
+
 // `selftest=none` undoes an earlier selftest.
 TEST_F(OptionsTest, SelftestNone) {
     ASSERT_TRUE(parse("isola.bin selftest=hang selftest=none").ok());

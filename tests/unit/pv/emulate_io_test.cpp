@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hv/pv/emulate.hpp"
+#include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_pv_vcpu.hpp"
 
@@ -219,6 +220,46 @@ TEST_F(EmulateIoTest, OutsSegmentOverrides) {
     EXPECT_EQ(run({0x65, 0x6e}), Emulation::RaiseGp) << "user GS base + 0x1000 is not mapped";
     regs.rsi = kData + 0x1000;
     EXPECT_EQ(run({0x3e, 0x6e}), Emulation::Done) << "DS has base 0";
+}
+
+// With CR4.DE, an enabled I/O breakpoint is matched on completed port I/O: B0-B3 go into DR6 and
+// the guest gets #DB after the instruction. Lengths 1, 2, 4 (LEN 11b) and 8 (10b) bytes, no
+// alignment (Xen 4.17); nothing without CR4.DE or when the access misses.
+TEST_F(EmulateIoTest, IoBreakpointsRaiseDebugTrapAfterTheAccess) {
+    allow_all();
+    set_virtual_de(vcpu, 8);
+    ASSERT_EQ(set_debug_register(vcpu, 0, 0x80), 0);
+    ASSERT_EQ(set_debug_register(vcpu, 1, 0x3f8), 0);
+    // DR0: I/O, LEN 1; DR1: I/O, LEN 4 (11b); both enabled locally.
+    ASSERT_EQ(set_debug_register(vcpu, 7, 0x1 | 0x4 | (u64{0x2} << 16) | (u64{0xe} << 20)), 0);
+    EXPECT_EQ(run({0xe6, 0x80}), Emulation::DoneDebugTrap);  // out %al, $0x80
+    EXPECT_EQ(regs.rip, kCode + 2) << "a trap: after the instruction";
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffff0ff1u);
+    ASSERT_EQ(set_debug_register(vcpu, 6, 0), 0);
+    EXPECT_EQ(run({0xe6, 0x81}), Emulation::Done) << "the next port";
+    regs.rdx = 0x7f;
+    EXPECT_EQ(run({0x66, 0xed}), Emulation::DoneDebugTrap) << "in (%dx), %ax covers 0x7f-0x80";
+    regs.rdx = 0x3fb;
+    EXPECT_EQ(run({0xee}), Emulation::DoneDebugTrap) << "out %al, (%dx): last byte of DR1's 4";
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffff0ff3u) << "sticky B0, then B1";
+    regs.rdx = 0x3fc;
+    EXPECT_EQ(run({0xee}), Emulation::Done);
+    regs.rdx = 0x80;
+    regs.rdi = kData;
+    test::fake_guest_memory().map(kData, std::vector<u8>(8));
+    EXPECT_EQ(run({0x6c}), Emulation::DoneDebugTrap) << "insb";
+    EXPECT_EQ(run({0xfa}), Emulation::Done) << "cli is no port access";
+    set_virtual_de(vcpu, 0);
+    EXPECT_EQ(run({0xe6, 0x80}), Emulation::Done) << "CR4.DE clear: the breakpoint is dormant";
+}
+
+// An I/O access the virtual IOPL refuses is #GP, never a breakpoint hit.
+TEST_F(EmulateIoTest, RefusedIoHitsNoBreakpoint) {
+    set_virtual_de(vcpu, 8);
+    ASSERT_EQ(set_debug_register(vcpu, 0, 0x80), 0);
+    ASSERT_EQ(set_debug_register(vcpu, 7, 0x1 | (u64{0x2} << 16)), 0);
+    EXPECT_EQ(run({0xe6, 0x80}), Emulation::RaiseGp);
+    EXPECT_EQ(get_debug_register(vcpu, 6).value(), 0xffff0ff0u);
 }
 
 }  // namespace

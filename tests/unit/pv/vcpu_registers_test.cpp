@@ -122,6 +122,64 @@ TEST_F(VcpuRegistersTest, DebugRegisterChangesAreSynced) {
     EXPECT_TRUE(debug_registers_active(vcpu));
 }
 
+// Every instruction, write and read/write breakpoint (R/W 00b, 01b, 11b) of every length is
+// accepted in every slot, enabled locally or globally, and reads back as written; an enabled I/O
+// breakpoint (10b) is -EPERM in every slot (CR4.DE is always clear) and leaves DR7 alone.
+TEST_F(VcpuRegistersTest, EveryBreakpointKindButIoIsAccepted) {
+    for (unsigned slot = 0; slot < 4; ++slot) {
+        for (u64 enable : {u64{1}, u64{2}}) {
+            const u64 enable_bits = enable << (2 * slot);
+            for (u64 rw : {u64{0}, u64{1}, u64{3}}) {
+                for (u64 len = 0; len < 4; ++len) {
+                    const u64 dr7 = enable_bits | ((rw | (len << 2)) << (16 + 4 * slot));
+                    ASSERT_EQ(set_debug_register(vcpu, 7, dr7), 0) << std::hex << dr7;
+                    EXPECT_EQ(get_debug_register(vcpu, 7).value(), dr7 | 0x400) << std::hex << dr7;
+                    EXPECT_TRUE(debug_registers_active(vcpu)) << std::hex << dr7;
+                }
+            }
+            const u64 io = enable_bits | (u64{2} << (16 + 4 * slot));
+            EXPECT_EQ(set_debug_register(vcpu, 7, io), -xen::kEPERM) << std::hex << io;
+            EXPECT_EQ(get_debug_register(vcpu, 7).value(), enable_bits | (u64{0xf} << (16 + 4 * slot)) | 0x400);
+        }
+    }
+}
+
+// CR4 shows Xen's fixed bits plus the virtual DE, the one bit a write changes (CPUID has DE).
+TEST_F(VcpuRegistersTest, Cr4DebuggingExtensions) {
+    auto cr4 = [&] {
+        EXPECT_EQ(run({0x0f, 0x20, 0xe0}), Emulation::Done);  // mov %cr4, %rax
+        return regs.rax;
+    };
+    EXPECT_EQ(cr4(), 0x660u);
+    regs.rax = 0x660 | 0x8 | 0x4;  // DE and TSD
+    EXPECT_EQ(run({0x0f, 0x22, 0xe0}), Emulation::Done);  // mov %rax, %cr4
+    EXPECT_TRUE(vcpu.cr4_de);
+    EXPECT_EQ(cr4(), 0x668u);
+    regs.rax = 0;
+    EXPECT_EQ(run({0x0f, 0x22, 0xe0}), Emulation::Done);
+    EXPECT_EQ(cr4(), 0x660u);
+}
+
+// I/O breakpoints need CR4.DE (else -EPERM); enabled, their enable bits stay out of the hardware
+// DR7 but read back. With CR4.DE set, DR4 and DR5 do not exist (-ENODEV).
+TEST_F(VcpuRegistersTest, IoBreakpointsNeedCr4De) {
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0x20001), -xen::kEPERM);
+    EXPECT_EQ(set_debug_register(vcpu, 4, 0), 0) << "DR4 is DR6 while CR4.DE is clear";
+    set_virtual_de(vcpu, 8);
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0x20001 | 0x300004), 0) << "I/O on DR0, read/write on DR1";
+    EXPECT_EQ(get_debug_register(vcpu, 7).value(), 0x320405u);
+    EXPECT_EQ(vcpu.dr7, 0x320004u) << "the hardware gets DR1's enable only";
+    EXPECT_TRUE(debug_registers_active(vcpu));
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0x20001), 0);
+    EXPECT_FALSE(debug_registers_active(vcpu)) << "an I/O breakpoint alone loads nothing";
+    for (u32 reg : {4u, 5u}) {
+        EXPECT_EQ(set_debug_register(vcpu, reg, 0), -xen::kENODEV) << reg;
+        EXPECT_FALSE(get_debug_register(vcpu, reg)) << reg;
+    }
+    EXPECT_EQ(set_debug_register(vcpu, 7, 0x20000), 0);
+    EXPECT_EQ(get_debug_register(vcpu, 7).value(), 0x20400u) << "disabled: no emulated enables left";
+}
+
 // A #DB's hardware DR6: its status bits are added to the virtual DR6 and stay until written.
 TEST_F(VcpuRegistersTest, DebugStatusIsMergedAndSticky) {
     merge_debug_status(vcpu, 0xffff0ff1);  // B0

@@ -24,3 +24,7 @@
 #define HV_SYSCALL_STUB_SIZE 64
 #define HV_BOOT_SEL_CODE64 0x08  /* start.S and the AP trampoline use their own small GDT */
 #define HV_MAX_CPUS 8
+/* Each pCPU's stack window in cpu_stacks, and its primary stack's top (TSS.RSP0) inside it
+ * (va_layout.hpp checks both): the #DB entry moves a guest's frame there. */
+#define HV_CPU_STACK_WINDOW 0x200000
+#define HV_PRIMARY_STACK_TOP_OFFSET 0x5000

@@ -10,11 +10,12 @@ namespace hv::arch {
 inline constexpr unsigned kMaxCpus = HV_MAX_CPUS;
 
 // IST slots (1-based in the IDT gate, 0-based in the stack table of va_layout.hpp).
-enum class Ist : u8 { None = 0, Nmi = 1, DoubleFault = 2, MachineCheck = 3 };
+enum class Ist : u8 { None = 0, Nmi = 1, DoubleFault = 2, MachineCheck = 3, Debug = 4 };
+inline constexpr unsigned kIstStacks = 4;
 
 struct CpuStacks {
     u64 primary_top;  // TSS.RSP0: where exceptions and interrupts from ring 3 (guests) land
-    u64 ist_top[3];   // NMI, #DF, #MC
+    u64 ist_top[kIstStacks];  // NMI, #DF, #MC, #DB
 };
 
 // Writes the hypervisor's descriptors into `reserved_page` (the 4 KiB page GDT offset 0xe000

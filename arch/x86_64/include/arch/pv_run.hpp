@@ -48,8 +48,11 @@ void load_vcpu(pv::Vcpu& vcpu);
 void load_debug_registers(const pv::Vcpu& vcpu);
 // A #DB from the guest: the hardware DR6 goes into its virtual DR6 (and is reset).
 void take_guest_debug_status(pv::Vcpu& vcpu);
-// A #DB in the hypervisor (a guest data breakpoint hit by a guest-memory access): dropped.
+// A #DB in the hypervisor (a guest data breakpoint hit by a guest-memory access, or one a MOV SS
+// held back past SYSCALL): dropped, and counted for this pCPU.
 void ignore_hypervisor_debug_trap();
+// How many #DBs this pCPU took in the hypervisor and dropped (for selftest=db-bad-stack).
+u64 hypervisor_debug_traps_dropped();
 // For the statistics: one switch to a vCPU, lazy or not (sched.cpp).
 void note_switch(bool lazy);
 

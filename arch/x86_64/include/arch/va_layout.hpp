@@ -23,6 +23,7 @@
 //   262-271  ffff830000000000      5T  directmap    Global     sparse: only hypervisor-pool frames
 #pragma once
 
+#include "arch/boot_constants.h"
 #include "hv/core/types.hpp"
 
 namespace hv::arch {
@@ -98,10 +99,11 @@ inline constexpr u64 kDirectmapSize = region("directmap").size;
 inline constexpr u64 kCpuWindowStride = 2 * MiB;
 inline constexpr unsigned kMaxCpuWindows = 8;  // = kMaxCpus (cpu.hpp)
 
-// Per-pCPU stack window inside cpu_stacks: [guard][stack 16K][guard][NMI][guard][#DF][guard][#MC].
+// Per-pCPU stack window inside cpu_stacks:
+// [guard][stack 16K][guard][NMI][guard][#DF][guard][#MC][guard][#DB].
 inline constexpr u64 kPrimaryStackSize = 16 * KiB;
 inline constexpr u64 kIstStackSize = 4 * KiB;
-inline constexpr unsigned kIstCount = 3;  // IST1 NMI, IST2 #DF, IST3 #MC
+inline constexpr unsigned kIstCount = 4;  // IST1 NMI, IST2 #DF, IST3 #MC, IST4 #DB
 inline constexpr u64 kCpuStackWindow = kCpuWindowStride;
 
 constexpr u64 cpu_primary_stack_base(unsigned cpu) { return kCpuStacksBase + cpu * kCpuStackWindow + kPageSize; }
@@ -167,6 +169,9 @@ static_assert(l4_slot_of(kPerdomainBase) == 260 && l4_slot_of(kLinearPtBase) == 
 static_assert(l4_slot_of(kImageBase) == 261 && l4_slot_of(kDirectmapBase) == 262);
 static_assert(kImageBase % GiB == 0, "the boot tables alias the first GiB at the image base");
 static_assert(cpu_ist_stack_base(0, kIstCount) <= kCpuStacksBase + kCpuStackWindow);
+// vectors.S finds the primary stack top from the #DB IST stack by these two (debug_entry).
+static_assert(HV_CPU_STACK_WINDOW == kCpuStackWindow && kCpuStacksBase % kCpuStackWindow == 0);
+static_assert(HV_PRIMARY_STACK_TOP_OFFSET == cpu_primary_stack_base(0) + kPrimaryStackSize - kCpuStacksBase);
 // The per-pCPU regions each sit under one L3 entry of slot 261, which a per-pCPU L3 replaces.
 static_assert(kCpuStacksBase % GiB == 0 && region("cpu_stacks").size == GiB);
 static_assert(kCpuGdtBase % GiB == 0 && kMapcacheBase == kCpuGdtBase + 512 * MiB && region("mapcache").size == 512 * MiB);
