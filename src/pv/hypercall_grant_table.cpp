@@ -18,6 +18,43 @@
 namespace hv::pv {
 namespace {
 
+// The mm_locks of the domains one operation touches (nullptr and repeats skipped), taken in
+// domain-id order, so two domains mapping each other's grants at once cannot deadlock.
+class DomainLocks {
+  public:
+    explicit DomainLocks(Domain* a, Domain* b = nullptr) {
+        if (a == b) b = nullptr;
+        if (a == nullptr || (b != nullptr && b->id < a->id)) {
+            Domain* const t = a;
+            a = b;
+            b = t;
+        }
+        held_[0] = a;
+        held_[1] = b;
+        for (Domain* domain : held_)
+            if (domain != nullptr) domain->mm_lock.lock();
+    }
+    ~DomainLocks() {
+        for (Domain* domain : held_)
+            if (domain != nullptr) domain->mm_lock.unlock();
+    }
+    DomainLocks(const DomainLocks&) = delete;
+    DomainLocks& operator=(const DomainLocks&) = delete;
+
+  private:
+    Domain* held_[2];
+};
+
+// One unmap under the locks it needs: the handle names the granter, read before the locks and
+// checked again under them (another vCPU of the domain may have unmapped and reused it).
+i16 locked_unmap(Vcpu& vcpu, u64 host_addr, u64 dev_bus_addr, u64 new_addr, u32 handle) {
+    for (;;) {
+        Domain* const granter = grant_handle_domain(vcpu, handle);
+        DomainLocks locks(vcpu.domain, granter);
+        if (grant_handle_domain(vcpu, handle) == granter) return grant_unmap(vcpu, host_addr, dev_bus_addr, new_addr, handle);
+    }
+}
+
 // Xen's guest_handle_okay for an array: only the start address is checked (the copies fault
 // on the rest), so a start in the non-canonical hole or the hypervisor range is -EFAULT.
 bool array_start_ok(u64 va) { return va < (u64{1} << 47) || va >= xen::kHypervisorVirtEnd; }
@@ -37,7 +74,10 @@ long map_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
     for (u32 i = 0; i < count; ++i) {
         xen::GnttabMapGrantRef op{};
         if (!read_op(vcpu, list, i, op)) return -xen::kEFAULT;
-        op.status = grant_map(vcpu, op);
+        {
+            DomainLocks locks(vcpu.domain, find_domain(op.dom));
+            op.status = grant_map(vcpu, op);
+        }
         if (!copy_to_guest(vcpu, list + u64{i} * sizeof op, &op, sizeof op)) return -xen::kEFAULT;
     }
     return 0;
@@ -54,7 +94,7 @@ long unmap_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
             result = -xen::kEFAULT;
             break;
         }
-        op.status = grant_unmap(vcpu, op.host_addr, op.dev_bus_addr, 0, op.handle);
+        op.status = locked_unmap(vcpu, op.host_addr, op.dev_bus_addr, 0, op.handle);
         if (!write_status(vcpu, list, done, op)) {
             result = -xen::kEFAULT;
             break;
@@ -73,7 +113,7 @@ long unmap_and_replace(Vcpu& vcpu, u64 list, u32 count) {
             result = -xen::kEFAULT;
             break;
         }
-        op.status = grant_unmap(vcpu, op.host_addr, 0, op.new_addr, op.handle);
+        op.status = locked_unmap(vcpu, op.host_addr, 0, op.new_addr, op.handle);
         if (!write_status(vcpu, list, done, op)) {
             result = -xen::kEFAULT;
             break;
@@ -186,12 +226,18 @@ long grant_table_op(Vcpu& vcpu, const HypercallArgs& args) {
     const u32 cmd = raw_cmd & xen::kGnttabOpCmdMask;
     const u32 opaque = raw_cmd & ~xen::kGnttabOpCmdMask;
     if (cmd != xen::kGnttabOpCacheFlush && opaque != 0) return -xen::kEINVAL;
+    // Map and unmap lock per operation (they may need the granter's lock too); the others hold
+    // the caller's domain lock for the whole call.
     switch (cmd) {
         case xen::kGnttabOpMapGrantRef: return array_start_ok(list) ? map_grant_ref(vcpu, list, count) : -xen::kEFAULT;
         case xen::kGnttabOpUnmapGrantRef:
             return array_start_ok(list) ? unmap_grant_ref(vcpu, list, count) : -xen::kEFAULT;
         case xen::kGnttabOpUnmapAndReplace:
             return array_start_ok(list) ? unmap_and_replace(vcpu, list, count) : -xen::kEFAULT;
+        default: break;
+    }
+    DomainLocks locks(vcpu.domain);
+    switch (cmd) {
         case xen::kGnttabOpSetupTable: return setup_table(vcpu, list, count);
         case xen::kGnttabOpTransfer: return array_start_ok(list) ? transfer(vcpu, list, count) : -xen::kEFAULT;
         case xen::kGnttabOpQuerySize: return query_size(vcpu, list, count);
