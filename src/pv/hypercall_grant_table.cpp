@@ -2,6 +2,10 @@
 // grant_table_op (20): argument checks, the per-op loops and the copies in and out, around
 // grant_table.cpp. [pv-abi.md §3.14]
 //
+// The batches (map, unmap, unmap_and_replace, swap, transfer) are preemptible like mmu_update:
+// every kOpsPerPreemptCheck ops, pending work on the pCPU stops the batch and the guest's SYSCALL
+// re-executes as grant_table_op(cmd, list + done ops, count - done) (Xen's continuation).
+//
 // What goes back to the guest, as Xen writes it: map_grant_ref and query_size the whole
 // structure; set_version the whole structure (with the current version) even on error;
 // unmap_grant_ref, unmap_and_replace, setup_table, get_status_frames, swap_grant_ref and
@@ -12,6 +16,7 @@
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/grant_table.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/hypercall.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "hypercall_handlers.hpp"
 
@@ -59,6 +64,19 @@ i16 locked_unmap(Vcpu& vcpu, u64 host_addr, u64 dev_bus_addr, u64 new_addr, u32 
 // on the rest), so a start in the non-canonical hole or the hypervisor range is -EFAULT.
 bool array_start_ok(u64 va) { return va < (u64{1} << 47) || va >= xen::kHypervisorVirtEnd; }
 
+// Whether op `index` (> 0) of a batch should wait: every kOpsPerPreemptCheck ops, pending work.
+bool should_preempt(Vcpu& vcpu, u32 index) {
+    return index % kOpsPerPreemptCheck == 0 && index != 0 && hypercall_preempt_check(vcpu);
+}
+
+// The batch continues at op `index`: Xen's grant_table_op continuation, the same command with
+// the list advanced past the ops done and the count of those left.
+template <class Op>
+long continue_batch(Vcpu& vcpu, u32 cmd, u64 list, u32 index, u32 count) {
+    return create_continuation(vcpu, xen::kGrantTableOp,
+                               HypercallArgs{{cmd, list + u64{index} * sizeof(Op), count - index, 0, 0}});
+}
+
 template <class Op>
 bool read_op(Vcpu& vcpu, u64 list, u32 index, Op& op) {
     return copy_from_guest(vcpu, &op, list + u64{index} * sizeof(Op), sizeof(Op));
@@ -72,6 +90,7 @@ bool write_status(Vcpu& vcpu, u64 list, u32 index, const Op& op) {
 
 long map_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
     for (u32 i = 0; i < count; ++i) {
+        if (should_preempt(vcpu, i)) return continue_batch<xen::GnttabMapGrantRef>(vcpu, xen::kGnttabOpMapGrantRef, list, i, count);
         xen::GnttabMapGrantRef op{};
         if (!read_op(vcpu, list, i, op)) return -xen::kEFAULT;
         {
@@ -84,11 +103,15 @@ long map_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
 }
 
 // Both unmaps flush the guest's TLB once after the batch (Xen: gnttab_flush_tlb), also when a
-// fault ends it early.
+// fault or a continuation ends it early.
 long unmap_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
     long result = 0;
     u32 done = 0;
     for (; done < count; ++done) {
+        if (should_preempt(vcpu, done)) {
+            result = continue_batch<xen::GnttabUnmapGrantRef>(vcpu, xen::kGnttabOpUnmapGrantRef, list, done, count);
+            break;
+        }
         xen::GnttabUnmapGrantRef op{};
         if (!read_op(vcpu, list, done, op)) {
             result = -xen::kEFAULT;
@@ -108,6 +131,10 @@ long unmap_and_replace(Vcpu& vcpu, u64 list, u32 count) {
     long result = 0;
     u32 done = 0;
     for (; done < count; ++done) {
+        if (should_preempt(vcpu, done)) {
+            result = continue_batch<xen::GnttabUnmapAndReplace>(vcpu, xen::kGnttabOpUnmapAndReplace, list, done, count);
+            break;
+        }
         xen::GnttabUnmapAndReplace op{};
         if (!read_op(vcpu, list, done, op)) {
             result = -xen::kEFAULT;
@@ -182,6 +209,7 @@ long get_version(Vcpu& vcpu, u64 argument) {
 
 long swap_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
     for (u32 i = 0; i < count; ++i) {
+        if (should_preempt(vcpu, i)) return continue_batch<xen::GnttabSwapGrantRef>(vcpu, xen::kGnttabOpSwapGrantRef, list, i, count);
         xen::GnttabSwapGrantRef op{};
         if (!read_op(vcpu, list, i, op)) return -xen::kEFAULT;
         op.status = grant_swap(vcpu, op.ref_a, op.ref_b);
@@ -192,6 +220,7 @@ long swap_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
 
 long transfer(Vcpu& vcpu, u64 list, u32 count) {
     for (u32 i = 0; i < count; ++i) {
+        if (should_preempt(vcpu, i)) return continue_batch<xen::GnttabTransfer>(vcpu, xen::kGnttabOpTransfer, list, i, count);
         xen::GnttabTransfer op{};
         if (!read_op(vcpu, list, i, op)) return -xen::kEFAULT;
         op.status = grant_transfer(vcpu, op);
