@@ -7,7 +7,8 @@
 // a domain that does not exist (ref 9). Protocol over the RW page, words:
 //   [0] the granter's magic (written before the grant)   [1] the mapper's reply
 //   [2] the granter's "checked" (the mapper may unmap now)
-// Mapper: retries the map until the grant exists, checks [0], writes [1], waits for [2], and
+// Mapper: retries the map until the grant exists, checks [0] (also through GNTTABOP_copy, and a
+// copy into the read-only grant fails), writes [1], waits for [2], and
 // tries the hostile cases (entry for another domain, read-only grant mapped RW, ref out of range,
 // missing domain, unmap at the wrong address, unmap twice). Granter: sees [1], and while the page
 // is mapped finds GTF_reading|GTF_writing set, cannot end access (the cmpxchg of the flags fails),
@@ -36,6 +37,7 @@ alignas(4096) u64 shared_ro[512];   // granter: the read-only-granted page
 alignas(4096) u64 spare[512];       // granter: the page granted to nobody that exists
 alignas(4096) u8 map_area[4096];    // mapper: where the RW grant is mapped
 alignas(4096) u8 map_area_ro[4096]; // mapper: where the read-only grant is mapped (kept)
+alignas(4096) u64 copied[512];      // mapper: GNTTABOP_copy's destination
 
 volatile xen::GrantEntryV1* const v1 = reinterpret_cast<volatile xen::GrantEntryV1*>(table_va);
 
@@ -134,6 +136,24 @@ void run_mapper(u16 peer) {
     if (!granted) return fail("map of d%u's ref %u: status %d\n", peer, kRefRw, m.status);
     volatile u64* page = reinterpret_cast<volatile u64*>(map_area);
     expect_eq("the granter's magic", static_cast<long>(page[0] == kMagic), 1);
+    // GNTTABOP_copy of the same word from the grant into a page of ours, and a refused one.
+    xen::GnttabCopy copy{};
+    copy.source.u.ref = kRefRw;
+    copy.source.domid = peer;
+    copy.dest.u.gmfn = mfn_of(copied);
+    copy.dest.domid = xen::kDomidSelf;
+    copy.dest.offset = 16;
+    copy.len = 8;
+    copy.flags = 1;  // GNTCOPY_source_gref
+    expect_eq("copy hypercall", gnttab(xen::kGnttabOpCopy, &copy, 1), 0);
+    expect_eq("copy status", copy.status, xen::kGntstOkay);
+    expect_eq("copied magic", static_cast<long>(word(copied, 2) == kMagic), 1);
+    copy.dest.u.ref = kRefRo;  // into the read-only grant
+    copy.dest.domid = peer;
+    copy.dest.offset = 0;
+    copy.flags = 3;
+    expect_eq("copy into a read-only grant", gnttab(xen::kGnttabOpCopy, &copy, 1), 0);
+    expect_eq("copy into a read-only grant: status", copy.status, xen::kGntstGeneralError);
     page[1] = kReply;
 
     expect_eq("ref for another domain", map(map_area_ro, xen::kGnttabMapHostMap, kRefOther, peer).status,

@@ -9,6 +9,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/page_types.hpp"
+#include "grant_table_internal.hpp"
 
 namespace hv::pv {
 namespace {
@@ -592,6 +593,35 @@ bool grant_frame_mapped_by(const Domain& granter, Mfn mfn, u16 mapper) {
         if (active.pin != 0 && active.domid == mapper && active.mfn == mfn.raw()) return true;
     }
     return false;
+}
+
+// Xen's acquire_grant_for_copy / release_grant_for_copy: a host pin (read or write) of entry
+// `ref` of `granter` for `mapper` for the time of one copy, with the same checks as a map.
+i16 grant_pin_for_copy(Domain& granter, u16 mapper, u32 ref, bool readonly, Mfn& mfn, bool& unpinned) {
+    GrantTable& table = granter.grants;
+    if (ref >= entry_count(table)) return xen::kGntstBadGntref;
+    ActiveGrant& active = table.active[ref];
+    unpinned = active.pin == 0;
+    if (!unpinned && (active.domid != mapper || (active.pin & kPinOverflowMask) != 0)) return xen::kGntstGeneralError;
+    u64 frame = active.mfn;
+    if (unpinned || (!readonly && (active.pin & kPinWriteMask) == 0)) {
+        u64 entry_frame = 0;
+        if (!pin_entry(table, ref, mapper, readonly, unpinned, entry_frame)) return xen::kGntstGeneralError;
+        if (unpinned) frame = entry_frame;
+    }
+    if (unpinned) {
+        active.mfn = frame;
+        active.domid = mapper;
+    }
+    active.pin += readonly ? kPinHostRead : kPinHostWrite;
+    mfn = Mfn(frame);
+    return xen::kGntstOkay;
+}
+
+void grant_unpin_for_copy(Domain& granter, u32 ref, bool readonly) {
+    ActiveGrant& active = granter.grants.active[ref];
+    active.pin -= readonly ? kPinHostRead : kPinHostWrite;
+    drop_access(granter.grants, ref, active.pin, readonly);
 }
 
 }  // namespace hv::pv

@@ -2,7 +2,7 @@
 // grant_table_op (20): argument checks, the per-op loops and the copies in and out, around
 // grant_table.cpp. [pv-abi.md §3.14]
 //
-// The batches (map, unmap, unmap_and_replace, swap, transfer) are preemptible like mmu_update:
+// The batches (map, unmap, unmap_and_replace, swap, transfer, copy) are preemptible like mmu_update:
 // every kOpsPerPreemptCheck ops, pending work on the pCPU stops the batch and the guest's SYSCALL
 // re-executes as grant_table_op(cmd, list + done ops, count - done) (Xen's continuation).
 //
@@ -27,15 +27,22 @@ namespace {
 // domain-id order, so two domains mapping each other's grants at once cannot deadlock.
 class DomainLocks {
   public:
-    explicit DomainLocks(Domain* a, Domain* b = nullptr) {
-        if (a == b) b = nullptr;
-        if (a == nullptr || (b != nullptr && b->id < a->id)) {
-            Domain* const t = a;
-            a = b;
-            b = t;
+    explicit DomainLocks(Domain* a, Domain* b = nullptr, Domain* c = nullptr) : held_{a, b, c} {
+        for (unsigned i = 0; i < 3; ++i) {  // sort by id, then drop repeats
+            for (unsigned j = i + 1; j < 3; ++j) {
+                const bool swap = held_[i] == nullptr || (held_[j] != nullptr && held_[j]->id < held_[i]->id);
+                if (swap) {
+                    Domain* const t = held_[i];
+                    held_[i] = held_[j];
+                    held_[j] = t;
+                }
+            }
         }
-        held_[0] = a;
-        held_[1] = b;
+        if (held_[2] == held_[1]) held_[2] = nullptr;
+        if (held_[1] == held_[0]) {
+            held_[1] = held_[2];
+            held_[2] = nullptr;
+        }
         for (Domain* domain : held_)
             if (domain != nullptr) domain->mm_lock.lock();
     }
@@ -47,7 +54,7 @@ class DomainLocks {
     DomainLocks& operator=(const DomainLocks&) = delete;
 
   private:
-    Domain* held_[2];
+    Domain* held_[3];
 };
 
 // One unmap under the locks it needs: the handle names the granter, read before the locks and
@@ -218,6 +225,22 @@ long swap_grant_ref(Vcpu& vcpu, u64 list, u32 count) {
     return 0;
 }
 
+// Each op under the locks of the caller's and both named domains; statuses only, as Xen.
+long copy(Vcpu& vcpu, u64 list, u32 count) {
+    for (u32 i = 0; i < count; ++i) {
+        if (should_preempt(vcpu, i)) return continue_batch<xen::GnttabCopy>(vcpu, xen::kGnttabOpCopy, list, i, count);
+        xen::GnttabCopy op{};
+        if (!read_op(vcpu, list, i, op)) return -xen::kEFAULT;
+        {
+            DomainLocks locks(vcpu.domain, grant_copy_domain(vcpu, op.source.domid),
+                              grant_copy_domain(vcpu, op.dest.domid));
+            op.status = grant_copy(vcpu, op);
+        }
+        if (!write_status(vcpu, list, i, op)) return -xen::kEFAULT;
+    }
+    return 0;
+}
+
 long transfer(Vcpu& vcpu, u64 list, u32 count) {
     for (u32 i = 0; i < count; ++i) {
         if (should_preempt(vcpu, i)) return continue_batch<xen::GnttabTransfer>(vcpu, xen::kGnttabOpTransfer, list, i, count);
@@ -255,7 +278,7 @@ long grant_table_op(Vcpu& vcpu, const HypercallArgs& args) {
     const u32 cmd = raw_cmd & xen::kGnttabOpCmdMask;
     const u32 opaque = raw_cmd & ~xen::kGnttabOpCmdMask;
     if (cmd != xen::kGnttabOpCacheFlush && opaque != 0) return -xen::kEINVAL;
-    // Map and unmap lock per operation (they may need the granter's lock too); the others hold
+    // Map, unmap and copy lock per operation (they may need other domains' locks too); the others hold
     // the caller's domain lock for the whole call.
     switch (cmd) {
         case xen::kGnttabOpMapGrantRef: return array_start_ok(list) ? map_grant_ref(vcpu, list, count) : -xen::kEFAULT;
@@ -263,6 +286,7 @@ long grant_table_op(Vcpu& vcpu, const HypercallArgs& args) {
             return array_start_ok(list) ? unmap_grant_ref(vcpu, list, count) : -xen::kEFAULT;
         case xen::kGnttabOpUnmapAndReplace:
             return array_start_ok(list) ? unmap_and_replace(vcpu, list, count) : -xen::kEFAULT;
+        case xen::kGnttabOpCopy: return array_start_ok(list) ? copy(vcpu, list, count) : -xen::kEFAULT;
         default: break;
     }
     DomainLocks locks(vcpu.domain);
@@ -277,7 +301,7 @@ long grant_table_op(Vcpu& vcpu, const HypercallArgs& args) {
             return array_start_ok(list) ? swap_grant_ref(vcpu, list, count) : -xen::kEFAULT;
         case xen::kGnttabOpCacheFlush:
             return array_start_ok(list) ? cache_flush(vcpu, list, count, opaque >> 12) : -xen::kEFAULT;
-        // dump_table is not an operation Xen 4.17 offers; copy is not offered by Isola yet.
+        // dump_table is not an operation Xen 4.17 offers.
         default: return -xen::kENOSYS;
     }
 }

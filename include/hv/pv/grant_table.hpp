@@ -150,6 +150,11 @@ long grant_set_version(Vcpu& vcpu, u32 version);
 u32 grant_version(const Vcpu& vcpu);
 long grant_get_version(Vcpu& vcpu, xen::GnttabGetVersion& op);
 i16 grant_swap(Vcpu& vcpu, u32 ref_a, u32 ref_b);
+// GNTTABOP_copy of one op (grant_copy.cpp). The caller holds the mm_locks of vcpu's domain and
+// of grant_copy_domain() of the source and destination domids (those that exist).
+i16 grant_copy(Vcpu& vcpu, const xen::GnttabCopy& op);
+// The domain a copy side names: DOMID_SELF is the caller's; nullptr when there is none.
+Domain* grant_copy_domain(Vcpu& vcpu, u16 domid);
 // GNTTABOP_transfer: Isola never moves frames between domains; each op fails after the checks.
 i16 grant_transfer(Vcpu& vcpu, const xen::GnttabTransfer& op);
 // GNTTABOP_cache_flush of one op, as Xen 4.17 answers it on x86. `cur_ref` is the continuation

@@ -174,7 +174,7 @@ struct GrantTableTest : ::testing::Test {
 
 // What a grant PTE holds: the frame, P|A|D|NX, RW unless readonly, and the supervisor tag the
 // engine adds (US plus the guest-kernel bit) unless application_map.
-u64 grant_pte_value(u64 mfn, bool writable) {
+[[maybe_unused]] u64 grant_pte_value(u64 mfn, bool writable) {
     return pte(mfn, kP | kA | kD | kUs | (writable ? kRw : 0)) | kNx | kGuestKernelBit;
 }
 

@@ -699,7 +699,7 @@ TEST_F(GrantTableTest, HypercallArgumentChecks) {
     EXPECT_EQ(call(xen::kGnttabOpSwapGrantRef, kXenArea, 1), -xen::kEFAULT);
     EXPECT_EQ(call(xen::kGnttabOpTransfer, kXenArea, 1), -xen::kEFAULT);
     EXPECT_EQ(call(xen::kGnttabOpDumpTable, kList, 1), -xen::kENOSYS);
-    EXPECT_EQ(call(xen::kGnttabOpCopy, kList, 1), -xen::kENOSYS);
+    EXPECT_EQ(call(xen::kGnttabOpCopy, kXenArea, 1), -xen::kEFAULT);
     EXPECT_EQ(call(13, kList, 1), -xen::kENOSYS);
     EXPECT_EQ(call(0xfff, kList, 1), -xen::kENOSYS);
     // cmd is 32 bits: the upper half of the register is ignored.
