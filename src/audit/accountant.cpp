@@ -11,7 +11,9 @@ void Accountant::add_ram(u64 va, u64 first, u64 count, const FrameTag& tag) {
     const Verdict verdict = verdict_of(tag, subject_);
     add_run(va, count, tag, verdict);
     // Frame by frame only while findings are still being collected; otherwise a word at a time.
-    const bool collect = verdict != Verdict::Own && result_.finding_count < kMaxFindings;
+    // Granted frames are shared on purpose: counted under their kind, never a finding.
+    const bool flagged = verdict == Verdict::Foreign || verdict == Verdict::Bad;
+    const bool collect = flagged && result_.finding_count < kMaxFindings;
     const u64 fresh = collect ? add_with_findings(va, first, count, tag, verdict) : frames_.add_range(first, count);
     AuditTotals& totals = result_.totals;
     totals.frames += fresh;

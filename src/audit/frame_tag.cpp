@@ -9,8 +9,10 @@ namespace hv::audit {
 Verdict verdict_of(const FrameTag& tag, const Subject& subject) {
     switch (tag.kind) {
         case FrameKind::PerCpu: return tag.id == subject.pcpu ? Verdict::Own : Verdict::Foreign;
-        case FrameKind::PerDomain:
-        case FrameKind::Guest: return tag.domain == subject.domain ? Verdict::Own : Verdict::Foreign;
+        case FrameKind::PerDomain: return tag.domain == subject.domain ? Verdict::Own : Verdict::Foreign;
+        case FrameKind::Guest:
+            if (tag.domain == subject.domain) return Verdict::Own;
+            return tag.id == kGrantedToSubject ? Verdict::Granted : Verdict::Foreign;
         case FrameKind::PerVcpu:
             return tag.domain == subject.domain && tag.id == subject.vcpu ? Verdict::Own : Verdict::Foreign;
         // The directmap maps the whole hypervisor pool by design, free frames included (they are
@@ -64,6 +66,7 @@ const char* verdict_name(Verdict verdict) {
         case Verdict::Own: return "own";
         case Verdict::Foreign: return "foreign";
         case Verdict::Bad: return "bad";
+        case Verdict::Granted: return "granted";
     }
     return "?";
 }

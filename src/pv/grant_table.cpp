@@ -9,6 +9,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
 #include "hv/pv/page_types.hpp"
+#include "grant_table_internal.hpp"
 
 namespace hv::pv {
 namespace {
@@ -187,13 +188,6 @@ i16 own_domain(Vcpu& vcpu, u16 dom, Domain*& domain) {
     return xen::kGntstOkay;
 }
 
-// Entries of another domain's table, read while its own vCPU may be changing it.
-unsigned foreign_entry_count(const Domain& domain) {
-    const u8 frames = __atomic_load_n(&domain.grants.nr_frames, __ATOMIC_RELAXED);
-    const u8 version = __atomic_load_n(&domain.grants.version, __ATOMIC_RELAXED);
-    return frames * (version == 2 ? kGrantEntriesPerFrameV2 : kGrantEntriesPerFrameV1);
-}
-
 // A free maptrack entry, searched round robin from where the last search ended (Xen hands out
 // handles in order and reuses freed ones late, too). False when all are in use.
 bool free_handle(GrantTable& table, u32& handle) {
@@ -242,6 +236,23 @@ Result<void> install_host_pte(Vcpu& vcpu, PageTypeEngine& engine, u64 host_addr,
     return engine.mod_l1_entry(slot.value().frame, slot.value().index, grant_pte(mfn, flags));
 }
 
+// Whether `pte` is present and maps a frame that is not one of the engine's domain (then it can
+// only be a grant mapping of another domain's frame).
+bool is_foreign_pte(const PageTypeEngine& engine, u64 pte) {
+    if ((pte & X86PteFormat::kP) == 0) return false;
+    const mm::FrameInfo* info = grant_frame_info(Mfn((pte & X86PteFormat::kAddrMask) >> kPageShift));
+    return info != nullptr && !(info->owner == mm::FrameOwner::Domain && info->frame_class == mm::FrameClass::Guest &&
+                                info->class_id == engine.domain());
+}
+
+// Drops `parts` sets of a foreign mapping's references on the granter's frame.
+void put_foreign_parts(PageTypeEngine& owner, Mfn mfn, unsigned parts, bool readonly) {
+    for (unsigned i = 0; i < parts; ++i) {
+        if (!readonly) owner.put_page_type(mfn);
+        owner.put_page(mfn);
+    }
+}
+
 // Removes a host mapping (Xen's replace_grant_pv_mapping). With `new_addr` the PTE mapping
 // new_addr is "stolen" first (cleared, its references dropped) and then takes the grant PTE's
 // place; like Xen, a later failure leaves new_addr cleared. The PTE at `host_addr` must map the
@@ -264,7 +275,67 @@ Result<void> remove_host_pte(Vcpu& vcpu, PageTypeEngine& engine, u64 host_addr, 
     const bool maps_grant = Mfn((current & X86PteFormat::kAddrMask) >> kPageShift) == mfn &&
                             ((current ^ expected) & (X86PteFormat::kP | X86PteFormat::kRw)) == 0;
     if (!maps_grant) return Error{Status::InvalidArgument};
+    // The stolen PTE may itself be a grant mapping of another domain's frame: it moves, and its
+    // references stay with its own grant mapping.
+    if (is_foreign_pte(engine, replacement))
+        return engine.install_foreign_l1_entry(target.value().frame, target.value().index, replacement);
     return engine.mod_l1_entry(target.value().frame, target.value().index, replacement);
+}
+
+// ---- Mappings of another domain's frame ----
+//
+// The granter's references (general, and Writable unless readonly, one set per part) are taken
+// through the granter's engine and held by the mapping until the grant unmap, also for the host
+// part: its PTE holds nothing (install_foreign_l1_entry), so whatever the mapper does to that
+// PTE (rewrite it, free its L1) the frame stays referenced and typed as granted, and Xen's
+// unmap check then fails (general_error) as it does for an implicitly unmapped grant.
+
+// Takes the granter's references for the parts in `flags`, then installs the host PTE.
+i16 map_foreign(Vcpu& vcpu, Domain& granter, const xen::GnttabMapGrantRef& op, Mfn mfn, bool unpinned) {
+    PageTypeEngine owner = domain_engine(granter);
+    const bool readonly = (op.flags & xen::kGnttabMapReadonly) != 0;
+    const unsigned parts = ((op.flags & xen::kGnttabMapDeviceMap) ? 1 : 0) + ((op.flags & xen::kGnttabMapHostMap) ? 1 : 0);
+    unsigned taken = 0;
+    i16 status = xen::kGntstOkay;
+    for (; taken < parts && status == xen::kGntstOkay; ++taken) {
+        if (!owner.get_page(mfn).ok()) {
+            // The first reference proves the frame is the granter's RAM (as for own grants).
+            status = taken == 0 && unpinned ? xen::kGntstBadPage : xen::kGntstGeneralError;
+            break;
+        }
+        if (!readonly && !owner.get_page_type(mfn, PageType::Writable).ok()) {
+            owner.put_page(mfn);
+            status = xen::kGntstGeneralError;
+            break;
+        }
+    }
+    if (status == xen::kGntstOkay && (op.flags & xen::kGnttabMapHostMap)) {
+        PageTypeEngine engine = domain_engine(*vcpu.domain);
+        const Result<Slot> slot = host_slot(vcpu, engine, op.host_addr, (op.flags & xen::kGnttabMapContainsPte) != 0);
+        const bool installed =
+            slot.ok() &&
+            engine.install_foreign_l1_entry(slot.value().frame, slot.value().index, grant_pte(mfn, op.flags)).ok();
+        if (!installed) status = xen::kGntstGeneralError;
+    }
+    if (status != xen::kGntstOkay) put_foreign_parts(owner, mfn, taken, readonly);
+    return status;
+}
+
+
+// The references of a mapping of one of our own frames: one general reference proves the frame
+// is our RAM and becomes the device part's; the host PTE goes through the engine.
+i16 map_own(Vcpu& vcpu, const xen::GnttabMapGrantRef& op, Mfn mfn, bool unpinned) {
+    PageTypeEngine engine = domain_engine(*vcpu.domain);
+    if (!engine.get_page(mfn).ok()) return unpinned ? xen::kGntstBadPage : xen::kGntstGeneralError;
+    const bool device = (op.flags & xen::kGnttabMapDeviceMap) != 0;
+    const bool device_typed = device && (op.flags & xen::kGnttabMapReadonly) == 0;
+    bool failed = device_typed && !engine.get_page_type(mfn, PageType::Writable).ok();
+    if (!failed && (op.flags & xen::kGnttabMapHostMap)) {
+        failed = !install_host_pte(vcpu, engine, op.host_addr, op.flags, mfn).ok();
+        if (failed && device_typed) engine.put_page_type(mfn);
+    }
+    if (failed || !device) engine.put_page(mfn);
+    return failed ? xen::kGntstGeneralError : xen::kGntstOkay;
 }
 
 }  // namespace
@@ -284,21 +355,18 @@ void grant_table_init(Domain& domain, const Mfn (&frames)[kGrantFrames], const M
 
 // Xen's map_grant_ref, in its order: flags, domain, maptrack handle, ref, the entry (pin), the
 // frame's owner, then the references: device part (writable type unless readonly), host part
-// (a PTE through the engine). Any failure undoes everything and clears the access flags the pin
-// set. [pv-abi.md §3.14 steps 1-6]
+// (a PTE). Own grants: the host PTE goes through the engine and holds its references; another
+// domain's: see map_foreign. Any failure undoes everything and clears the access flags the pin
+// set. The entry, its pin and the frame's counts are the granter's. [pv-abi.md §3.14 steps 1-6]
 i16 grant_map(Vcpu& vcpu, xen::GnttabMapGrantRef& op) {
     Domain& self = *vcpu.domain;
     if ((op.flags & kMapParts) == 0) return xen::kGntstBadGntref;
     Domain* granter = find_domain(op.dom);  // an id: DOMID_SELF is not one (Xen: bad_domain)
     if (granter == nullptr && op.dom != kGrantStandInDomain) return xen::kGntstBadDomain;
-    GrantTable& table = self.grants;
     u32 handle = 0;
-    if (!free_handle(table, handle)) return xen::kGntstNoDeviceSpace;
-    if (granter != &self) {
-        // Another domain's grants, or the stand-in's: Xen's ref check, then refused (see header).
-        const unsigned limit = granter == nullptr ? kStandInEntries : foreign_entry_count(*granter);
-        return op.ref >= limit ? xen::kGntstBadGntref : xen::kGntstGeneralError;
-    }
+    if (!free_handle(self.grants, handle)) return xen::kGntstNoDeviceSpace;
+    if (granter == nullptr) return op.ref >= kStandInEntries ? xen::kGntstBadGntref : xen::kGntstGeneralError;
+    GrantTable& table = granter->grants;
     if (op.ref >= entry_count(table)) return xen::kGntstBadGntref;
 
     ActiveGrant& active = table.active[op.ref];
@@ -311,64 +379,65 @@ i16 grant_map(Vcpu& vcpu, xen::GnttabMapGrantRef& op) {
         if (!pin_entry(table, op.ref, self.id, readonly, unpinned, entry_frame)) return xen::kGntstGeneralError;
         if (unpinned) frame = entry_frame;
     }
-
-    // One general reference: proves the frame is the granter's RAM and becomes the device part's.
-    PageTypeEngine engine = domain_engine(self);
     const Mfn mfn(frame);
-    if (!engine.get_page(mfn).ok()) {
+    const i16 status = granter == &self ? map_own(vcpu, op, mfn, unpinned) : map_foreign(vcpu, *granter, op, mfn, unpinned);
+    if (status != xen::kGntstOkay) {
         drop_access(table, op.ref, active.pin, readonly);
-        return unpinned ? xen::kGntstBadPage : xen::kGntstGeneralError;
+        return status;
     }
-    const bool device = (op.flags & xen::kGnttabMapDeviceMap) != 0;
-    const bool device_typed = device && !readonly;
-    bool failed = device_typed && !engine.get_page_type(mfn, PageType::Writable).ok();
-    if (!failed && (op.flags & xen::kGnttabMapHostMap)) {
-        failed = !install_host_pte(vcpu, engine, op.host_addr, op.flags, mfn).ok();
-        if (failed && device_typed) engine.put_page_type(mfn);
-    }
-    if (failed || !device) engine.put_page(mfn);
-    if (failed) {
-        drop_access(table, op.ref, active.pin, readonly);
-        return xen::kGntstGeneralError;
-    }
-
     if (unpinned) {
         active.mfn = frame;
         active.domid = self.id;
     }
     active.pin += pin_increment(op.flags);
-    table.maptrack[handle] = GrantMapping{op.ref, static_cast<u16>(op.flags & kKeptMapFlags), self.id};
+    self.grants.maptrack[handle] = GrantMapping{op.ref, static_cast<u16>(op.flags & kKeptMapFlags), granter->id};
     op.handle = handle;
     op.dev_bus_addr = mfn.maddr().raw();
     return xen::kGntstOkay;
 }
 
+Domain* grant_handle_domain(Vcpu& vcpu, u32 handle) {
+    if (handle >= kMaptrackEntries) return vcpu.domain;
+    const GrantMapping& mapping = vcpu.domain->grants.maptrack[handle];
+    if (__atomic_load_n(&mapping.flags, __ATOMIC_RELAXED) == 0) return vcpu.domain;
+    Domain* granter = find_domain(__atomic_load_n(&mapping.domid, __ATOMIC_RELAXED));
+    return granter != nullptr ? granter : vcpu.domain;
+}
+
 // Xen's unmap_common + unmap_common_complete: the handle, the device address check, the host
 // PTE (removed or replaced), the device part's references; the handle is freed once neither
-// part is left, and the entry's access flags follow its pins.
+// part is left, and the entry's access flags follow its pins. For another domain's frame the
+// mapper's TLBs are flushed before the granter's references go: until then a stale translation
+// could still write a frame the granter may make a page table next.
 i16 grant_unmap(Vcpu& vcpu, u64 host_addr, u64 dev_bus_addr, u64 new_addr, u32 handle) {
     Domain& self = *vcpu.domain;
-    GrantTable& table = self.grants;
-    if (handle >= kMaptrackEntries || table.maptrack[handle].flags == 0) return xen::kGntstBadHandle;
-    GrantMapping& mapping = table.maptrack[handle];
-    HV_CHECK(mapping.domid == self.id && mapping.ref < entry_count(table));  // only own grants are mapped
+    if (handle >= kMaptrackEntries || self.grants.maptrack[handle].flags == 0) return xen::kGntstBadHandle;
+    GrantMapping& mapping = self.grants.maptrack[handle];
+    Domain* granter = find_domain(mapping.domid);
+    HV_CHECK(granter != nullptr && mapping.ref < entry_count(granter->grants));  // domains never go away
+    GrantTable& table = granter->grants;
     ActiveGrant& active = table.active[mapping.ref];
     const Mfn mfn(active.mfn);
     const bool readonly = (mapping.flags & xen::kGnttabMapReadonly) != 0;
     const bool device = (mapping.flags & xen::kGnttabMapDeviceMap) != 0;
+    const bool foreign = granter != &self;
     if (dev_bus_addr != 0 && device && dev_bus_addr != mfn.maddr().raw()) return xen::kGntstBadDevAddr;
 
     PageTypeEngine engine = domain_engine(self);
+    PageTypeEngine owner = domain_engine(*granter);
     u32 released = 0;
     if (host_addr != 0 && (mapping.flags & xen::kGnttabMapHostMap)) {
         if (!remove_host_pte(vcpu, engine, host_addr, new_addr, mapping.flags, mfn).ok())
             return xen::kGntstGeneralError;
+        if (foreign) {
+            flush_guest_tlb(vcpu);
+            put_foreign_parts(owner, mfn, 1, readonly);
+        }
         mapping.flags &= static_cast<u16>(~xen::kGnttabMapHostMap);
         released |= xen::kGnttabMapHostMap;
     }
     if (dev_bus_addr != 0 && device) {
-        if (!readonly) engine.put_page_type(mfn);
-        engine.put_page(mfn);
+        put_foreign_parts(owner, mfn, 1, readonly);  // own grants too: the device part's own refs
         mapping.flags &= static_cast<u16>(~xen::kGnttabMapDeviceMap);
         released |= xen::kGnttabMapDeviceMap;
     }
@@ -515,6 +584,44 @@ long grant_cache_flush(Vcpu& vcpu, const xen::GnttabCacheFlush& op, u32 cur_ref)
     if (info->owner != mm::FrameOwner::Domain || info->frame_class != mm::FrameClass::Guest) return -xen::kEPERM;
     if (info->class_id != vcpu.domain->id) return -xen::kEINVAL;
     return op.op == xen::kGnttabCacheClean ? -xen::kEOPNOTSUPP : 0;
+}
+
+bool grant_frame_mapped_by(const Domain& granter, Mfn mfn, u16 mapper) {
+    const GrantTable& table = granter.grants;
+    for (u32 ref = 0; ref < entry_count(table); ++ref) {
+        const ActiveGrant& active = table.active[ref];
+        if (active.pin != 0 && active.domid == mapper && active.mfn == mfn.raw()) return true;
+    }
+    return false;
+}
+
+// Xen's acquire_grant_for_copy / release_grant_for_copy: a host pin (read or write) of entry
+// `ref` of `granter` for `mapper` for the time of one copy, with the same checks as a map.
+i16 grant_pin_for_copy(Domain& granter, u16 mapper, u32 ref, bool readonly, Mfn& mfn, bool& unpinned) {
+    GrantTable& table = granter.grants;
+    if (ref >= entry_count(table)) return xen::kGntstBadGntref;
+    ActiveGrant& active = table.active[ref];
+    unpinned = active.pin == 0;
+    if (!unpinned && (active.domid != mapper || (active.pin & kPinOverflowMask) != 0)) return xen::kGntstGeneralError;
+    u64 frame = active.mfn;
+    if (unpinned || (!readonly && (active.pin & kPinWriteMask) == 0)) {
+        u64 entry_frame = 0;
+        if (!pin_entry(table, ref, mapper, readonly, unpinned, entry_frame)) return xen::kGntstGeneralError;
+        if (unpinned) frame = entry_frame;
+    }
+    if (unpinned) {
+        active.mfn = frame;
+        active.domid = mapper;
+    }
+    active.pin += readonly ? kPinHostRead : kPinHostWrite;
+    mfn = Mfn(frame);
+    return xen::kGntstOkay;
+}
+
+void grant_unpin_for_copy(Domain& granter, u32 ref, bool readonly) {
+    ActiveGrant& active = granter.grants.active[ref];
+    active.pin -= readonly ? kPinHostRead : kPinHostWrite;
+    drop_access(granter.grants, ref, active.pin, readonly);
 }
 
 }  // namespace hv::pv

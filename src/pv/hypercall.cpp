@@ -81,7 +81,9 @@ constexpr TableEntry kTable[] = {
 
 // The hypercalls that use the domain's page-type engine: serialised per domain (mm_lock), since
 // the domain's vCPUs may run on several pCPUs at once and the engine has no lock of its own
-// (page_types.hpp). VCPUOP_initialise takes the lock itself. A multicall takes it per entry.
+// (page_types.hpp). VCPUOP_initialise takes the lock itself, and so does grant_table_op (per
+// operation, with the other domain's when one maps another's grant). A multicall takes it per
+// entry.
 constexpr bool uses_page_types(u64 number) {
     switch (number) {
         case xen::kMmuUpdate:
@@ -89,7 +91,6 @@ constexpr bool uses_page_types(u64 number) {
         case xen::kMmuextOp:
         case xen::kSetGdt:
         case xen::kUpdateDescriptor:
-        case xen::kGrantTableOp:
         case xen::kMemoryOp:
         case xen::kEventChannelOp: return true;  // init_control looks at a frame's references
         default: return false;

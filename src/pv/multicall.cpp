@@ -106,7 +106,8 @@ void do_preemptible_hypercall(Vcpu& vcpu, arch::TrapFrame& regs) {
             regs.rax = static_cast<u64>(do_multicall(vcpu, regs, regs.rdi, regs.rsi));
             return apply_continuation(vcpu, regs);
         case xen::kMmuUpdate:
-        case xen::kMmuextOp: return run_preemptible(vcpu, regs);
+        case xen::kMmuextOp:
+        case xen::kGrantTableOp: return run_preemptible(vcpu, regs);
         default: {
             const HypercallArgs args{{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8}};
             regs.rax = static_cast<u64>(do_hypercall(vcpu, regs.rax, args));

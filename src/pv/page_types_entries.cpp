@@ -87,6 +87,9 @@ void PageTypeEngine::put_entry(Mfn table, PageType level, u64 entry) {
     if (!present(entry)) return;
     const Mfn target = entry_mfn(entry);
     if (level == PageType::L1) {
+        // Only a grant mapping of another domain's frame gets one (install_foreign_l1_entry):
+        // its references belong to the grant mapping, which drops them at the grant unmap.
+        if (owned(target) == nullptr) return;
         if ((entry & kRw) != 0) put_type(target);
         put_ref(target);
         return;
@@ -168,6 +171,20 @@ Result<void> PageTypeEngine::mod_entry(Mfn table, PageType level, unsigned index
     }
     write(table, index, adjust_entry(level, value));
     put_entry(table, level, old);
+    return {};
+}
+
+// A grant mapping of another domain's frame: the caller holds its references (on the granter's
+// counts), so only the old entry's go. [pv-abi.md §5.1]
+Result<void> PageTypeEngine::install_foreign_l1_entry(Mfn table, unsigned index, u64 value) {
+    const mm::FrameInfo* info = owned(table);
+    if (info == nullptr || current_type(*info) != PageType::L1 || index >= mm::kEntriesPerTable)
+        return Error{Status::InvalidArgument};
+    if (!present(value) || (value & ~allowed_bits(PageType::L1)) != 0) return Error{Status::InvalidArgument};
+    if (owned(entry_mfn(value)) != nullptr) return Error{Status::InvalidArgument};
+    const u64 old = env_.read_entry(env_.context, table, index);
+    write(table, index, adjust_entry(PageType::L1, value));
+    put_entry(table, PageType::L1, old);
     return {};
 }
 

@@ -41,6 +41,12 @@ void clear_frame(Mfn mfn) {
 void copy_frame(Mfn destination, Mfn source) {
     for (unsigned i = 0; i < 512; ++i) write_frame_word(destination, i, read_frame_word(source, i));
 }
+void copy_frame_bytes(Mfn destination, unsigned destination_offset, Mfn source, unsigned source_offset,
+                      unsigned length) {
+    auto* to = reinterpret_cast<u8*>(&test::fake_domain_mm().frames->word(destination, 0));
+    const auto* from = reinterpret_cast<const u8*>(&test::fake_domain_mm().frames->word(source, 0));
+    __builtin_memmove(to + destination_offset, from + source_offset, length);
+}
 void load_guest_gdt(Vcpu&) { ++test::fake_domain_mm().gdt_loads; }
 void load_guest_ldt(Vcpu&) { ++test::fake_domain_mm().ldt_loads; }
 void load_guest_ldtr(Vcpu&) { ++test::fake_domain_mm().ldtr_loads; }

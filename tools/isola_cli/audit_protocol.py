@@ -5,7 +5,7 @@ The protocol is defined in include/hv/audit/protocol.hpp; in short, every line
 starts with `audit: ` and a root section is
 
     audit: root <label> subject=d<D>v<V> pcpu=<C> asi=<on|off>
-    audit: run <first> <last> <kind> <id> <own|foreign|bad>      (VA map, ascending)
+    audit: run <first> <last> <kind> <id> <own|foreign|bad|granted> (VA map, ascending)
     audit: truncated <label> runs=<N>                            (optional)
     audit: frame <va> mfn=<hex> <kind> <id> <foreign|bad>        (first findings)
     audit: total <label> frames=N global=N ... foreign=N bad=N ...
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 PREFIX = "audit: "
 KINDS = ("global", "percpu", "perdomain", "pervcpu", "guest", "free", "unusable", "bootmod", "outside")
-VERDICTS = ("own", "foreign", "bad")
+# granted: another domain's frame mapped through a grant of its owner (shared on purpose)
+VERDICTS = ("own", "foreign", "bad", "granted")
 # The total fields the per-root table shows, in order.
 TOTAL_FIELDS = ("frames", "global", "percpu", "perdomain", "pervcpu", "guest", "other", "foreign", "bad")
 

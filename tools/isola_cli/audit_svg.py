@@ -163,9 +163,9 @@ def _root(root: Root, y: float, hv: Scale, guest: Scale) -> list[str]:
            _rect(LEFT, y, WIDTH - LEFT - RIGHT, BAND, "#ffffff", extra=' stroke="#bbb"'),
            _rect(LEFT, y + BAND + 2, WIDTH - LEFT - RIGHT, GUEST_BAND, "#ffffff", extra=' stroke="#ddd"')]
     # Own runs first, so that small flagged runs are drawn on top.
-    ordered = sorted(root.runs, key=lambda r: r.verdict != "own")
+    ordered = sorted(root.runs, key=lambda r: r.verdict in ("foreign", "bad"))
     for run in ordered:
-        flagged = run.verdict != "own"
+        flagged = run.verdict in ("foreign", "bad")
         if is_hypervisor(run):
             x0, x1, top, h = hv.x(run.first), hv.x(run.last + 1), y, BAND
         else:

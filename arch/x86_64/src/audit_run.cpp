@@ -33,6 +33,7 @@ constexpr u64 kMaxAuditFrames = u64{2} << 20;
 u64 scratch_words[audit::audit_scratch_words(kMaxAuditFrames)];
 
 struct ImageAuditEnv {
+    u32 subject_domain;  // 0: no domain (an idle root), whose grants nobody has
     bool read_table(Mfn mfn, u64* entries) {
         if (mfn.raw() >= frame_count()) return false;
         const MappedFrame page = map_domain_page(mfn);
@@ -40,7 +41,16 @@ struct ImageAuditEnv {
         return true;
     }
     u64 frame_count() { return frame_allocator().frame_count(); }
-    audit::FrameTag classify(Mfn mfn) { return audit::tag_of(frame_allocator().info(mfn)); }
+    // Another domain's guest frame is "granted" when its owner has an entry pinned by the
+    // subject's domain for it: a grant mapping (docs/pv.md), shared on purpose.
+    audit::FrameTag classify(Mfn mfn) {
+        audit::FrameTag tag = audit::tag_of(frame_allocator().info(mfn));
+        if (tag.kind != audit::FrameKind::Guest || subject_domain == 0 || tag.domain == subject_domain) return tag;
+        const pv::Domain* owner = pv::find_domain(static_cast<u16>(tag.domain));
+        if (owner != nullptr && pv::grant_frame_mapped_by(*owner, mfn, static_cast<u16>(subject_domain)))
+            tag.id = audit::kGrantedToSubject;
+        return tag;
+    }
 };
 
 void print_line(void*, const char* line) { print("%s\n", line); }
@@ -57,7 +67,7 @@ const char* class_word(IsolationClass isolation) {
 }
 
 void audit_one(audit::ProtocolPrinter& printer, const char* label, Mfn root, const audit::Subject& subject) {
-    ImageAuditEnv env;
+    ImageAuditEnv env{subject.domain};
     printer.root_begin(label, subject, asi_policy().vcpu_pt);
     const audit::AuditScratch scratch{scratch_words, sizeof scratch_words / sizeof scratch_words[0]};
     const audit::AuditResult result = audit::audit_root<X86PteFormat>(env, root, subject, scratch, printer.run_sink());
@@ -99,7 +109,7 @@ bool audit_point_due(unsigned cpu) { return !audit_point_taken && audit_point_cp
     print("audit: point volatile %016llx %016llx mapcache\n", static_cast<unsigned long long>(window),
           static_cast<unsigned long long>(window + kMapcacheWindow - 1));
     audit::MappingPrinter printer(print_line, nullptr);
-    ImageAuditEnv env;
+    ImageAuditEnv env{vcpu.domain->id};
     const audit::AuditScratch scratch{scratch_words, sizeof scratch_words / sizeof scratch_words[0]};
     audit::enumerate_mappings<X86PteFormat>(env, Maddr(root).mfn(), scratch, printer.mapping_sink());
     const u64 maps = printer.finish();

@@ -130,6 +130,13 @@ void copy_frame(Mfn destination, Mfn source) {
     __builtin_memcpy(to.bytes(), from.bytes(), kPageSize);
 }
 
+void copy_frame_bytes(Mfn destination, unsigned destination_offset, Mfn source, unsigned source_offset,
+                      unsigned length) {
+    const arch::MappedFrame from = arch::map_domain_page(source);
+    const arch::MappedFrame to = arch::map_domain_page(destination);
+    __builtin_memmove(to.bytes() + destination_offset, from.bytes() + source_offset, length);
+}
+
 void load_guest_gdt(Vcpu& vcpu) {
     arch::load_vcpu_gdt(vcpu, arch::current_cpu_index());
     load_guest_ldt(vcpu);

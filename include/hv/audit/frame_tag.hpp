@@ -11,7 +11,9 @@
 //   PerCpu      id = pCPU       id != c                       percpu          c<id>
 //   PerDomain   domain          domain != d                   perdomain       d<domain>
 //   PerVcpu     domain, id=vCPU (domain, id) != (d, v)        pervcpu         d<domain>v<id>
-//   Guest       domain          domain != d                   guest           d<domain>
+//   Guest       domain          domain != d, unless granted   guest           d<domain>
+//               (id: kGrantedToSubject when its owner granted it to d and d mapped it:
+//               verdict Granted, a frame shared on purpose, neither own nor a leak)
 //   Free        id = pool       never; Bad if in the domain pool (never directmapped, so a
 //                               mapping is stale); a free hypervisor-pool frame is the
 //                               directmap's by design (scrubbed on free)       free   -
@@ -37,6 +39,9 @@ struct FrameTag {
 
 // FrameTag::id of a free frame of the domain pool (0: the hypervisor pool).
 inline constexpr u32 kFreeInDomainPool = 1;
+// FrameTag::id of a Guest frame of another domain that is mapped in the subject's domain
+// through an active grant of its owner (the env decides: it knows the grant tables).
+inline constexpr u32 kGrantedToSubject = 1;
 
 // Whose root table is audited: vCPU `vcpu` of domain `domain`, running on pCPU `pcpu`.
 struct Subject {
@@ -45,7 +50,9 @@ struct Subject {
     u32 pcpu;
 };
 
-enum class Verdict : u8 { Own, Foreign, Bad };
+// Granted: another domain's guest frame its owner granted to the subject's domain (grant
+// tables, docs/pv.md): shared on purpose, so not a violation, but reported apart from own.
+enum class Verdict : u8 { Own, Foreign, Bad, Granted };
 
 Verdict verdict_of(const FrameTag& tag, const Subject& subject);
 
@@ -60,7 +67,7 @@ FrameTag tag_of(const mm::FrameInfo& info);
 
 // The protocol name of a kind ("global", "percpu", ...; table above).
 const char* kind_name(FrameKind kind);
-// "own", "foreign" or "bad".
+// "own", "foreign", "bad" or "granted".
 const char* verdict_name(Verdict verdict);
 // The id text of a tag (table above), NUL-terminated in `buffer`; returns its length.
 usize format_tag_id(char* buffer, usize capacity, const FrameTag& tag);

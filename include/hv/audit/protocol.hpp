@@ -7,7 +7,7 @@
 //   audit: begin v1
 //   audit: layout <start> <last> <name> <class>                 0 or more, the VA layout rows
 //   audit: root <label> subject=d<D>v<V> pcpu=<C> asi=<on|off>  opens a root section
-//   audit: run <first> <last> <kind> <id> <own|foreign|bad>     the VA map, ascending
+//   audit: run <first> <last> <kind> <id> <own|foreign|bad|granted> the VA map, ascending
 //   audit: truncated <label> runs=<N>                           run lines left out (budget)
 //   audit: frame <va> mfn=<hex> <kind> <id> <foreign|bad>       the first findings
 //   audit: total <label> frames=N global=N percpu=N perdomain=N pervcpu=N guest=N other=N

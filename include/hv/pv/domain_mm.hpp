@@ -41,6 +41,10 @@ void write_frame_word(Mfn mfn, unsigned index, u64 value);
 // the one way the hypervisor reaches a guest frame.
 void clear_frame(Mfn mfn);
 void copy_frame(Mfn destination, Mfn source);
+// GNTTABOP_copy: `length` bytes from `source` + `source_offset` to `destination` +
+// `destination_offset` (offset + length <= 4096 on both sides; the frames may be the same).
+void copy_frame_bytes(Mfn destination, unsigned destination_offset, Mfn source, unsigned source_offset,
+                      unsigned length);
 // Maps the vCPU's GDT frames (vcpu.gdt_frames) as GDT pages 0..n-1 of the pCPU it runs on;
 // the other pages up to 13 show an all-zero page.
 void load_guest_gdt(Vcpu& vcpu);

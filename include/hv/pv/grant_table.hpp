@@ -25,7 +25,7 @@
 //   >= 2^32 or is transitive (-ERANGE), or a status frame is still mapped (-EBUSY).
 //   A switch clears every entry except the reserved 0-7, which are translated.
 //
-// Mappings (map_grant_ref). The references they hold [pv-abi.md §5.1]:
+// Mappings (map_grant_ref) of the domain's own grants. The references they hold [pv-abi.md §5.1]:
 //
 //   part      held by                          general ref   Writable type ref
 //   host      the PTE, through the page-type   1             unless GNTMAP_readonly
@@ -38,16 +38,34 @@
 // the install took (xsa-224). If the guest rewrites the PTE itself, the engine drops the
 // references with it and the unmap is refused; nothing ever goes out of balance.
 //
-// Whose grants a domain may map: its own (the granting domain is the mapper, as XTF's tests
-// do). The page-type engine's counts are per domain and unlocked, so a mapping of another
-// domain's frame is refused with general_error after Xen's own checks (bad ref, bad domain).
+// Another domain's grants (the granter is not the mapper) take the same references, but on the
+// granter's frame counts, through the granter's engine, and all held by the mapping itself
+// (maptrack): the host PTE in the mapper's L1 holds none (PageTypeEngine::
+// install_foreign_l1_entry; the mapper's engine skips such entries), so the mapper's engine
+// never touches another domain's counts. The entry's pin (ActiveGrant) and GTF_reading/writing
+// are in the granter's table; the maptrack entry (handle) is the mapper's and names the granter.
+//
+//   part      general ref (granter's frame)   Writable type ref          held by
+//   host      1                               unless GNTMAP_readonly     the maptrack entry
+//   device    1                               unless GNTMAP_readonly     the maptrack entry
+//
+// While a grant is mapped the granter cannot take it back: its pin makes set_version -EBUSY and
+// swap eagain, and the frame stays referenced whatever the granter writes into the entry (a
+// guest ending access first checks GTF_reading/GTF_writing, which stay set until the unmap). A
+// writable mapping's type reference keeps the frame from becoming a page table.
+// Domains are never destroyed (domain.hpp: a crashed or shut-down domain keeps its memory), so a
+// mapping outlives its granter's or mapper's end safely: nothing is freed, nothing is torn down.
+// (Xen tears the mapper's mappings down at destruction and the granter's frames stay allocated
+// until then; with no destruction, Isola's end state is the same as before it.)
 // Domain 0, which Isola does not run, exists for grant purposes only as a domain that grants
 // nothing: a v1 table of one frame of invalid entries (map: general_error, or bad_gntref past
 // 512 refs; setup/query: permission_denied). That is the foreign domain 0 of xsa-316.
 //
-// Concurrency: a domain's grant table is only touched by its own vCPU (one per domain); the guest
-// writes the shared frames concurrently, so every hypervisor update of an entry is one atomic
-// operation (cmpxchg, and, or) on its 8-byte word.
+// Concurrency: grant_table_op holds the mm_lock of the calling domain, and for map/unmap of
+// another domain's grant also the granter's (both taken in domain-id order,
+// hypercall_grant_table.cpp); a domain's engine, grant entries' pins and maptrack are only
+// changed under its lock. The guest writes the shared frames concurrently, so every hypervisor
+// update of an entry is one atomic operation (cmpxchg, and, or) on its 8-byte word.
 #pragma once
 
 #include "hv/core/addr.hpp"
@@ -113,9 +131,14 @@ void grant_table_init(Domain& domain, const Mfn (&frames)[kGrantFrames], const M
 // ---- Operations for the guest running `vcpu` (hypercall_grant_table.cpp copies the structures
 // in and out). Per-op results are GNTST_* statuses; `long` results are 0 or a negated errno. ----
 
-// GNTTABOP_map_grant_ref: fills op.handle and op.dev_bus_addr on success.
+// GNTTABOP_map_grant_ref: fills op.handle and op.dev_bus_addr on success. The caller holds the
+// mm_locks of vcpu's domain and of find_domain(op.dom).
 i16 grant_map(Vcpu& vcpu, xen::GnttabMapGrantRef& op);
-// GNTTABOP_unmap_grant_ref (new_addr 0) and GNTTABOP_unmap_and_replace (dev_bus_addr 0).
+// The granting domain of mapping `handle` (the vCPU's own domain when the handle is not in use):
+// whose lock an unmap needs besides the caller's. Read without locks; recheck under them.
+Domain* grant_handle_domain(Vcpu& vcpu, u32 handle);
+// GNTTABOP_unmap_grant_ref (new_addr 0) and GNTTABOP_unmap_and_replace (dev_bus_addr 0). The
+// caller holds the mm_locks of vcpu's domain and of grant_handle_domain(vcpu, handle).
 i16 grant_unmap(Vcpu& vcpu, u64 host_addr, u64 dev_bus_addr, u64 new_addr, u32 handle);
 // GNTTABOP_setup_table without the frame list: looks the domain up, grows its table to
 // nr_frames. On GNTST_okay *frames points at the table's frame numbers.
@@ -127,11 +150,21 @@ long grant_set_version(Vcpu& vcpu, u32 version);
 u32 grant_version(const Vcpu& vcpu);
 long grant_get_version(Vcpu& vcpu, xen::GnttabGetVersion& op);
 i16 grant_swap(Vcpu& vcpu, u32 ref_a, u32 ref_b);
+// GNTTABOP_copy of one op (grant_copy.cpp). The caller holds the mm_locks of vcpu's domain and
+// of grant_copy_domain() of the source and destination domids (those that exist).
+i16 grant_copy(Vcpu& vcpu, const xen::GnttabCopy& op);
+// The domain a copy side names: DOMID_SELF is the caller's; nullptr when there is none.
+Domain* grant_copy_domain(Vcpu& vcpu, u16 domid);
 // GNTTABOP_transfer: Isola never moves frames between domains; each op fails after the checks.
 i16 grant_transfer(Vcpu& vcpu, const xen::GnttabTransfer& op);
 // GNTTABOP_cache_flush of one op, as Xen 4.17 answers it on x86. `cur_ref` is the continuation
 // argument from cmd's upper bits.
 long grant_cache_flush(Vcpu& vcpu, const xen::GnttabCacheFlush& op, u32 cur_ref);
+
+// Whether `granter` has an entry pinned by domain `mapper` for frame `mfn`: the frame is
+// legitimately mapped in `mapper`'s tables (the isolation audit's "granted" verdict). Racy
+// unless the domains are stopped (the audit runs after every domain ended).
+bool grant_frame_mapped_by(const Domain& granter, Mfn mfn, u16 mapper);
 
 // ---- Platform (arch/x86_64/src/pv_grant.cpp; host tests: tests/support/fake_grant_frames.cpp) ----
 

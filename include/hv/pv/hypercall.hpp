@@ -21,7 +21,8 @@ struct [[gnu::may_alias]] HypercallArgs {
 long do_hypercall(Vcpu& vcpu, u64 number, const HypercallArgs& args);
 
 // ---- Preemption (Xen's hypercall continuations) ----
-// A batch hypercall (mmu_update, mmuext_op, multicall) checks every kOpsPerPreemptCheck entries
+// A batch hypercall (mmu_update, mmuext_op, multicall, grant_table_op's batches) checks every
+// kOpsPerPreemptCheck entries
 // whether the pCPU has other work; if so it stops and asks to be re-executed with its arguments
 // rewritten to cover what is left. The guest's SYSCALL then runs again once interrupts, events
 // and the scheduler have had their turn, so no hypercall runs unbounded in the hypervisor.
@@ -37,8 +38,8 @@ long create_continuation(Vcpu& vcpu, u64 number, const HypercallArgs& args);
 // SYSCALL (2 bytes) and loads the number and arguments into RAX, RDI, RSI, RDX, R10 and R8.
 void apply_continuation(Vcpu& vcpu, arch::TrapFrame& regs);
 
-// mmu_update, mmuext_op and multicall from a guest's frame: the hypercall, then its continuation
-// if it asked for one (apply_continuation). Out of line: only these three can continue.
+// mmu_update, mmuext_op, grant_table_op and multicall from a guest's frame: the hypercall, then
+// its continuation if it asked for one (apply_continuation). Out of line: only these can continue.
 void do_preemptible_hypercall(Vcpu& vcpu, arch::TrapFrame& regs);
 
 // multicall (13): runs the entries at `list`; see multicall.cpp for the stop rules.
@@ -50,7 +51,8 @@ long do_multicall(Vcpu& vcpu, arch::TrapFrame& regs, u64 list, u64 count);
 // else goes through do_hypercall. Inline: it is on every hypercall's path.
 inline void do_hypercall_frame(Vcpu& vcpu, arch::TrapFrame& regs) {
     if (regs.rax == xen::kIret) return do_iret(vcpu, regs);
-    if (regs.rax == xen::kMulticall || regs.rax == xen::kMmuUpdate || regs.rax == xen::kMmuextOp) [[unlikely]]
+    if (regs.rax == xen::kMulticall || regs.rax == xen::kMmuUpdate || regs.rax == xen::kMmuextOp ||
+        regs.rax == xen::kGrantTableOp) [[unlikely]]
         return do_preemptible_hypercall(vcpu, regs);
     const auto& args = *reinterpret_cast<const HypercallArgs*>(&regs.rdi);  // RDI, RSI, RDX, R10, R8
     regs.rax = static_cast<u64>(do_hypercall(vcpu, regs.rax, args));

@@ -17,6 +17,8 @@
 //   pin (MMUEXT_PIN_Lx_TABLE)              yes           Lx, plus the pinned bit
 //   root (NEW_BASEPTR ...), GDT            yes           L4, SegDesc (get_page_and_type)
 //   L4 slots 256-271                       -             - (hypervisor-owned, never validated)
+//   L1 entry mapping another domain's      -             - (the grant mapping holds them on the
+//   frame (install_foreign_l1_entry)                           granter's frame; put_entry skips it)
 //
 // Type state machine of one frame (count = type count):
 //
@@ -38,7 +40,9 @@
 //   ref_count   general reference count (refused beyond kMaxRefCount)
 //
 // Concurrency: none inside. The caller serialises all engine calls for a domain (one lock per
-// domain); since frames of other domains are never referenced, that is enough.
+// domain); since frames of other domains are never referenced, that is enough. (A grant mapping
+// of another domain's frame is no exception: its PTE holds nothing, the grant code takes the
+// granter's references through the granter's engine, under the granter's lock.)
 // Work is not preemptible: validating or devalidating a table tree walks all of it at once.
 #pragma once
 
@@ -157,6 +161,13 @@ class PageTypeEngine {
     // L4/L3/L2 entry on the way not present or a superpage, the last table not an L1.
     // TLB flushing (UVMF_*) is the caller's job, and only after success.
     [[nodiscard]] Result<void> update_va_mapping(Mfn root, Vaddr va, u64 value);
+
+    // A grant host mapping of another domain's frame (grant_table.cpp): writes entry `index` of
+    // the L1 `table` without taking references for it, since the grant mapping holds them on the
+    // granting domain's counts (which this engine never touches). The old entry's references are
+    // dropped as by mod_l1_entry. InvalidArgument: `table` not currently an L1 of this domain,
+    // index >= 512, `value` not present, disallowed bits, or its frame one of this domain's.
+    [[nodiscard]] Result<void> install_foreign_l1_entry(Mfn table, unsigned index, u64 value);
 
     // For grant host mappings (grant_table.cpp), which install and check their PTEs with
     // mod_l1_entry: the L1 holding the entry for `va` under `root`, with update_va_mapping's

@@ -34,6 +34,11 @@ TEST(AuditFrameTag, Verdicts) {
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::PerVcpu, 2, 2}, kSubject), Verdict::Foreign);  // same index, other domain
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Guest, 1, 0}, kSubject), Verdict::Own);
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Guest, 0, 0}, kSubject), Verdict::Foreign);
+    // Another domain's frame mapped through its grant: shared on purpose, neither own nor foreign.
+    EXPECT_EQ(verdict_of(FrameTag{FrameKind::Guest, 2, kGrantedToSubject}, kSubject), Verdict::Granted);
+    EXPECT_EQ(verdict_of(FrameTag{FrameKind::Guest, 1, kGrantedToSubject}, kSubject), Verdict::Own);
+    EXPECT_EQ(verdict_of(FrameTag{FrameKind::PerDomain, 2, kGrantedToSubject}, kSubject), Verdict::Foreign);
+    EXPECT_STREQ(verdict_name(Verdict::Granted), "granted");
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Free, 0, kFreeInDomainPool}, kSubject), Verdict::Bad);
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Free, 0, 0}, kSubject), Verdict::Own);  // directmapped pool
     EXPECT_EQ(verdict_of(FrameTag{FrameKind::Unusable, 0, 0}, kSubject), Verdict::Own);

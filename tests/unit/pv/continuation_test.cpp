@@ -196,5 +196,36 @@ TEST_F(ContinuationTest, PendingEventPreempts) {
     test::fake_shared_info(domain).vcpu_info[0].evtchn_upcall_pending = 0;
 }
 
+// grant_table_op batches continue like Xen's: the same command, the list advanced past the ops
+// done, the count of those left; each op's status is written once. (The domain has no grant
+// table here, so every swap is bad_gntref and every unmap bad_handle: the batch still runs.)
+TEST_F(ContinuationTest, GrantTableBatchContinues) {
+    std::vector<xen::GnttabSwapGrantRef> swaps(40, xen::GnttabSwapGrantRef{8, 9, 0x7777});
+    const auto* bytes = reinterpret_cast<const u8*>(swaps.data());
+    test::fake_guest_memory().map(kOps, std::vector<u8>(bytes, bytes + swaps.size() * sizeof swaps[0]));
+    syscall(xen::kGrantTableOp, xen::kGnttabOpSwapGrantRef, kOps, 40, 0);
+    ASSERT_TRUE(continued());
+    EXPECT_EQ(regs.rax, xen::kGrantTableOp);
+    EXPECT_EQ(regs.rdi, xen::kGnttabOpSwapGrantRef);
+    EXPECT_EQ(regs.rsi, kOps + kOpsPerPreemptCheck * sizeof(xen::GnttabSwapGrantRef));
+    EXPECT_EQ(regs.rdx, 40 - kOpsPerPreemptCheck);
+    const auto status = [&](u64 i) { return get<xen::GnttabSwapGrantRef>(kOps + i * sizeof swaps[0]).status; };
+    EXPECT_EQ(status(kOpsPerPreemptCheck - 1), xen::kGntstBadGntref);
+    EXPECT_EQ(status(kOpsPerPreemptCheck), 0x7777) << "op 16 waits for the next round";
+    EXPECT_EQ(run_to_completion(), 3u);
+    EXPECT_EQ(regs.rax, 0u);
+    for (u64 i = 0; i < 40; ++i) ASSERT_EQ(status(i), xen::kGntstBadGntref) << i;
+
+    // An unmap batch flushes the TLB before it continues (its PTEs are gone before the rest runs).
+    std::vector<xen::GnttabUnmapGrantRef> unmaps(20, xen::GnttabUnmapGrantRef{0x1000, 0, 5, 0x7777});
+    const auto* unmap_bytes = reinterpret_cast<const u8*>(unmaps.data());
+    test::fake_guest_memory().map(kList, std::vector<u8>(unmap_bytes, unmap_bytes + unmaps.size() * sizeof unmaps[0]));
+    const unsigned flushes = test::fake_domain_mm().full_flushes;
+    syscall(xen::kGrantTableOp, xen::kGnttabOpUnmapGrantRef, kList, 20, 0);
+    ASSERT_TRUE(continued());
+    EXPECT_EQ(regs.rdx, 20 - kOpsPerPreemptCheck);
+    EXPECT_EQ(test::fake_domain_mm().full_flushes, flushes + 1);
+}
+
 }  // namespace
 }  // namespace hv::pv
