@@ -17,13 +17,6 @@ bool guest_va(Vaddr va) { return va.raw() < (u64{1} << 47) || va.raw() >= xen::k
 
 }  // namespace
 
-PageTypeEngine::PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs)
-    : env_(env), domain_(domain), cache_attrs_(cache_attrs) {
-    HV_CHECK(env.frame != nullptr && env.read_entry != nullptr && env.write_entry != nullptr);
-    HV_CHECK(env.hypervisor_l4_entry != nullptr && env.flush_stale != nullptr);
-    HV_CHECK((env.root_loaded == nullptr) == (env.read_loaded_entry == nullptr));
-}
-
 // The descriptor of `mfn` if this domain owns it (RAM given to the domain), else nullptr.
 mm::FrameInfo* PageTypeEngine::owned(Mfn mfn) const {
     mm::FrameInfo* info = env_.frame(env_.context, mfn);
@@ -164,14 +157,16 @@ Result<void> PageTypeEngine::mod_l1_entry(Mfn table, unsigned index, u64 value) 
 // table each checked entry names.
 Result<Mfn> PageTypeEngine::walk_to_l1(Mfn root, u64 va, bool loaded) const {
     Mfn table = root;
+    const mm::FrameInfo* info = nullptr;
     for (mm::Level level = mm::Level::Pml4; level != mm::Level::Pt; level = mm::lower(level)) {
         const u64 entry = walk_entry(table, va, level, loaded);
         if (!present(entry) || (level != mm::Level::Pml4 && (entry & X86PteFormat::kPs) != 0))
             return Error{Status::InvalidArgument};
         table = entry_mfn(entry);
-        if (owned(table) == nullptr) return Error{Status::InvalidArgument};
+        info = owned(table);
+        if (info == nullptr) return Error{Status::InvalidArgument};
     }
-    if (current_type(*owned(table)) != PageType::L1) return Error{Status::InvalidArgument};
+    if (current_type(*info) != PageType::L1) return Error{Status::InvalidArgument};
     return table;
 }
 

@@ -23,10 +23,7 @@
 namespace hv::pv {
 namespace {
 
-mm::FrameInfo* frame(void*, Mfn mfn) {
-    mm::FrameAllocator& frames = arch::frame_allocator();
-    return mfn.raw() < frames.frame_count() ? &frames.info(mfn) : nullptr;
-}
+mm::FrameInfo* frame(void*, Mfn mfn) { return arch::frame_allocator().find(mfn); }
 
 u64 read_entry(void*, Mfn table, unsigned index) {
     const arch::MappedFrame page = arch::map_domain_page(table);

@@ -43,6 +43,7 @@
 #pragma once
 
 #include "hv/core/addr.hpp"
+#include "hv/core/check.hpp"
 #include "hv/core/result.hpp"
 #include "hv/core/types.hpp"
 #include "hv/mm/frame_table.hpp"
@@ -118,7 +119,13 @@ struct PageTypeEnv {
 // count of entry updates it stored (entry_writes).
 class PageTypeEngine {
   public:
-    PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs = CacheAttrs::Refused);
+    // Inline: a hypercall builds one per call, and with a constant environment the checks fold away.
+    PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs = CacheAttrs::Refused)
+        : env_(env), domain_(domain), cache_attrs_(cache_attrs) {
+        HV_CHECK(env.frame != nullptr && env.read_entry != nullptr && env.write_entry != nullptr);
+        HV_CHECK(env.hypervisor_l4_entry != nullptr && env.flush_stale != nullptr);
+        HV_CHECK((env.root_loaded == nullptr) == (env.read_loaded_entry == nullptr));
+    }
 
     // General reference. InvalidArgument: not a frame of this domain, or the count is at its limit.
     [[nodiscard]] Result<void> get_page(Mfn mfn);
