@@ -149,6 +149,12 @@ Result<void> PageTypeEngine::mod_l1_entry(Mfn table, unsigned index, u64 value) 
     return mod_entry(table, PageType::L1, index, value);
 }
 
+// The entry of `level` translating `va`, in `table` (the table of that level on the walk).
+[[gnu::always_inline]] inline u64 PageTypeEngine::walk_entry(Mfn table, u64 va, mm::Level level, bool loaded) const {
+    if (loaded) return env_.read_loaded_entry(env_.context, va, level);
+    return env_.read_entry(env_.context, table, mm::index_of(va, level));
+}
+
 // The L1 that maps `va` under `root`: L4e, L3e and L2e present, no superpage, and the frame
 // reached is currently an L1 of this domain. [pv-abi.md §3.10 step 2]
 // Every table on the way must be a frame of this domain: through a linear entry the walk can
@@ -168,12 +174,6 @@ Result<Mfn> PageTypeEngine::walk_to_l1(Mfn root, u64 va, bool loaded) const {
     }
     if (current_type(*info) != PageType::L1) return Error{Status::InvalidArgument};
     return table;
-}
-
-// The entry of `level` translating `va`, in `table` (the table of that level on the walk).
-u64 PageTypeEngine::walk_entry(Mfn table, u64 va, mm::Level level, bool loaded) const {
-    if (loaded) return env_.read_loaded_entry(env_.context, va, level);
-    return env_.read_entry(env_.context, table, mm::index_of(va, level));
 }
 
 Result<void> PageTypeEngine::update_va_mapping(Mfn root, Vaddr va, u64 value) {

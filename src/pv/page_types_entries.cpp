@@ -169,8 +169,15 @@ Result<void> PageTypeEngine::replace_entry(Mfn table, PageType level, unsigned i
             if (adjusted != old) write(table, index, adjusted);  // the same entry again: nothing to do
             return {};
         }
-        HV_TRY(get_entry(table, level, value));
     }
+    return exchange_entry(table, level, index, old, value);
+}
+
+// The checked path of replace_entry, out of line so that the fast path above needs no frame:
+// the new entry's references first, then the store, then the old entry's references dropped.
+[[gnu::noinline]] Result<void> PageTypeEngine::exchange_entry(Mfn table, PageType level, unsigned index, u64 old,
+                                                              u64 value) {
+    if (present(value)) HV_TRY(get_entry(table, level, value));
     write(table, index, adjust_entry(level, value));
     put_entry(table, level, old);
     return {};

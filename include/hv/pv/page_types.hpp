@@ -215,6 +215,7 @@ class PageTypeEngine {
     void commit_validated(Mfn table, PageType level);
     Result<void> mod_entry(Mfn table, PageType level, unsigned index, u64 value);
     Result<void> replace_entry(Mfn table, PageType level, unsigned index, u64 old, u64 value);
+    Result<void> exchange_entry(Mfn table, PageType level, unsigned index, u64 old, u64 value);
     u64 allowed_bits(PageType level) const;
     void write(Mfn table, unsigned index, u64 value) {
         ++entry_writes_;
