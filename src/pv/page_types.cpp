@@ -10,11 +10,12 @@ namespace hv::pv {
 
 using namespace detail;  // NOLINT: the engine's own bit and field helpers
 
-PageTypeEngine::PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs)
-    : env_(env), domain_(domain), cache_attrs_(cache_attrs) {
-    HV_CHECK(env.frame != nullptr && env.read_entry != nullptr && env.write_entry != nullptr);
-    HV_CHECK(env.hypervisor_l4_entry != nullptr && env.flush_stale != nullptr);
-}
+namespace {
+
+// Canonical and outside the hypervisor's 16 slots. [pv-abi.md §3.10]
+bool guest_va(Vaddr va) { return va.raw() < (u64{1} << 47) || va.raw() >= xen::kHypervisorVirtEnd; }
+
+}  // namespace
 
 // The descriptor of `mfn` if this domain owns it (RAM given to the domain), else nullptr.
 mm::FrameInfo* PageTypeEngine::owned(Mfn mfn) const {
@@ -148,35 +149,49 @@ Result<void> PageTypeEngine::mod_l1_entry(Mfn table, unsigned index, u64 value) 
     return mod_entry(table, PageType::L1, index, value);
 }
 
+// The entry of `level` translating `va`, in `table` (the table of that level on the walk).
+[[gnu::always_inline]] inline u64 PageTypeEngine::walk_entry(Mfn table, u64 va, mm::Level level, bool loaded) const {
+    if (loaded) return env_.read_loaded_entry(env_.context, va, level);
+    return env_.read_entry(env_.context, table, mm::index_of(va, level));
+}
+
 // The L1 that maps `va` under `root`: L4e, L3e and L2e present, no superpage, and the frame
 // reached is currently an L1 of this domain. [pv-abi.md §3.10 step 2]
 // Every table on the way must be a frame of this domain: through a linear entry the walk can
-// reach the L4's hypervisor slots, whose tables the engine must never read.
-Result<Mfn> PageTypeEngine::walk_to_l1(Mfn root, u64 va) const {
-    const mm::FrameInfo* info = owned(root);
-    if (info == nullptr || current_type(*info) != PageType::L4) return Error{Status::InvalidArgument};
+// reach the L4's hypervisor slots, whose tables the engine must never read. `loaded`: read the
+// entries through the loaded root's linear tables (root_loaded said yes), which map exactly the
+// table each checked entry names.
+Result<Mfn> PageTypeEngine::walk_to_l1(Mfn root, u64 va, bool loaded) const {
     Mfn table = root;
+    const mm::FrameInfo* info = nullptr;
     for (mm::Level level = mm::Level::Pml4; level != mm::Level::Pt; level = mm::lower(level)) {
-        const u64 entry = env_.read_entry(env_.context, table, mm::index_of(va, level));
+        const u64 entry = walk_entry(table, va, level, loaded);
         if (!present(entry) || (level != mm::Level::Pml4 && (entry & X86PteFormat::kPs) != 0))
             return Error{Status::InvalidArgument};
         table = entry_mfn(entry);
-        if (owned(table) == nullptr) return Error{Status::InvalidArgument};
+        info = owned(table);
+        if (info == nullptr) return Error{Status::InvalidArgument};
     }
-    if (current_type(*owned(table)) != PageType::L1) return Error{Status::InvalidArgument};
+    if (current_type(*info) != PageType::L1) return Error{Status::InvalidArgument};
     return table;
 }
 
 Result<void> PageTypeEngine::update_va_mapping(Mfn root, Vaddr va, u64 value) {
-    const Result<Mfn> l1 = l1_for_va(root, va);
+    if (!guest_va(va)) return Error{Status::InvalidArgument};
+    const mm::FrameInfo* info = owned(root);
+    if (info == nullptr || current_type(*info) != PageType::L4) return Error{Status::InvalidArgument};
+    const bool loaded = env_.root_loaded != nullptr && env_.root_loaded(env_.context, root);
+    const Result<Mfn> l1 = walk_to_l1(root, va.raw(), loaded);
     if (!l1.ok()) return Error{l1.error()};
-    return mod_entry(l1.value(), PageType::L1, mm::index_of(va, mm::Level::Pt), value);
+    const u64 old = walk_entry(l1.value(), va.raw(), mm::Level::Pt, loaded);
+    return replace_entry(l1.value(), PageType::L1, mm::index_of(va.raw(), mm::Level::Pt), old, value);
 }
 
 Result<Mfn> PageTypeEngine::l1_for_va(Mfn root, Vaddr va) const {
-    const bool guest_va = va.raw() < (u64{1} << 47) || va.raw() >= xen::kHypervisorVirtEnd;
-    if (!guest_va) return Error{Status::InvalidArgument};
-    return walk_to_l1(root, va.raw());
+    if (!guest_va(va)) return Error{Status::InvalidArgument};
+    const mm::FrameInfo* info = owned(root);
+    if (info == nullptr || current_type(*info) != PageType::L4) return Error{Status::InvalidArgument};
+    return walk_to_l1(root, va.raw(), false);
 }
 
 bool PageTypeEngine::is_l1_table(Mfn table) const {

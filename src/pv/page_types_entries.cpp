@@ -159,7 +159,12 @@ void PageTypeEngine::devalidate(Mfn table, PageType type) {
 // entry to the same frame skips re-validation. [pv-abi.md §3.9, §5.3]
 Result<void> PageTypeEngine::mod_entry(Mfn table, PageType level, unsigned index, u64 value) {
     if (is_hypervisor_slot(level, index)) return Error{Status::InvalidArgument};
-    const u64 old = env_.read_entry(env_.context, table, index);
+    return replace_entry(table, level, index, env_.read_entry(env_.context, table, index), value);
+}
+
+// mod_entry once the entry's current value `old` has been read (update_va_mapping may read it
+// through the linear page tables).
+Result<void> PageTypeEngine::replace_entry(Mfn table, PageType level, unsigned index, u64 old, u64 value) {
     if (present(value)) {
         if ((value & ~allowed_bits(level)) != 0) return Error{Status::InvalidArgument};
         if (present(old) && ((old ^ value) & ~kFastPathBits) == 0) {
@@ -167,8 +172,15 @@ Result<void> PageTypeEngine::mod_entry(Mfn table, PageType level, unsigned index
             if (adjusted != old) write(table, index, adjusted);  // the same entry again: nothing to do
             return {};
         }
-        HV_TRY(get_entry(table, level, value));
     }
+    return exchange_entry(table, level, index, old, value);
+}
+
+// The checked path of replace_entry, out of line so that the fast path above needs no frame:
+// the new entry's references first, then the store, then the old entry's references dropped.
+[[gnu::noinline]] Result<void> PageTypeEngine::exchange_entry(Mfn table, PageType level, unsigned index, u64 old,
+                                                              u64 value) {
+    if (present(value)) HV_TRY(get_entry(table, level, value));
     write(table, index, adjust_entry(level, value));
     put_entry(table, level, old);
     return {};

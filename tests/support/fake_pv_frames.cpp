@@ -49,6 +49,20 @@ u64 FakePvFrames::hypervisor_entry(Mfn l4, unsigned slot) {
     return (u64{0xabc00 + slot} << kPageShift) | X86PteFormat::kP | X86PteFormat::kRw | X86PteFormat::kA;
 }
 
+u64 FakePvFrames::read_linear(u64 va, mm::Level level) {
+    ++linear_reads;
+    Mfn table(loaded_root);
+    for (mm::Level at = mm::Level::Pml4; at != level; at = mm::lower(at)) {
+        const u64 entry = word(table, mm::index_of(va, at));
+        if ((entry & X86PteFormat::kP) == 0 || (at != mm::Level::Pml4 && (entry & X86PteFormat::kPs) != 0)) {
+            std::fprintf(stderr, "FakePvFrames: linear read of %#llx faults\n", static_cast<unsigned long long>(va));
+            std::abort();
+        }
+        table = Mfn((entry & X86PteFormat::kAddrMask) >> kPageShift);
+    }
+    return word(table, mm::index_of(va, level));
+}
+
 pv::PageTypeEnv FakePvFrames::env() {
     pv::PageTypeEnv env{};
     env.context = this;
@@ -57,8 +71,16 @@ pv::PageTypeEnv FakePvFrames::env() {
         return mfn.raw() < frames->infos_.size() ? &frames->infos_[mfn.raw()] : nullptr;
     };
     env.read_entry = [](void* self, Mfn table, unsigned index) {
-        return static_cast<FakePvFrames*>(self)->word(table, index);
+        auto* frames = static_cast<FakePvFrames*>(self);
+        ++frames->mapped_reads;
+        return frames->word(table, index);
     };
+    if (loaded_root != kNoRoot) {
+        env.root_loaded = [](void* self, Mfn root) { return root.raw() == static_cast<FakePvFrames*>(self)->loaded_root; };
+        env.read_loaded_entry = [](void* self, u64 va, mm::Level level) {
+            return static_cast<FakePvFrames*>(self)->read_linear(va, level);
+        };
+    }
     env.write_entry = [](void* self, Mfn table, unsigned index, u64 value) {
         static_cast<FakePvFrames*>(self)->word(table, index) = value;
     };

@@ -33,6 +33,7 @@ class FakePvFrames {
     u64 frame_count() const { return infos_.size(); }
 
     pv::PageTypeEnv env();
+    u64 read_linear(u64 va, mm::Level level);
 
     // What the fake says slot `slot` of a validated L4 holds: a recognisable pattern, slot 258
     // the L4's own linear map.
@@ -41,6 +42,13 @@ class FakePvFrames {
     std::vector<Mfn> flushes;           // flush_stale calls, in order
     std::set<u64> bad_descriptor_pages;  // frames descriptors_ok refuses
     bool offer_descriptor_check = true;  // false: env().descriptors_ok is nullptr
+    // The "loaded" root: env() offers root_loaded/read_loaded_entry only when it is set. The
+    // linear read walks from it the way the MMU walks the self-map, and aborts where the MMU
+    // would fault (an entry above the one read not present, or a superpage).
+    static constexpr u64 kNoRoot = ~u64{0};
+    u64 loaded_root = kNoRoot;
+    unsigned mapped_reads = 0;  // read_entry calls
+    unsigned linear_reads = 0;  // read_loaded_entry calls
 
   private:
     std::vector<mm::FrameInfo> infos_;

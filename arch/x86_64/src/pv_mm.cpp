@@ -16,15 +16,14 @@
 #include "hv/pv/xen_abi.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "arch/flush.hpp"
+#include "arch/sched.hpp"
 #include "arch/smp.hpp"
+#include "hv/mm/linear_map.hpp"
 
 namespace hv::pv {
 namespace {
 
-mm::FrameInfo* frame(void*, Mfn mfn) {
-    mm::FrameAllocator& frames = arch::frame_allocator();
-    return mfn.raw() < frames.frame_count() ? &frames.info(mfn) : nullptr;
-}
+mm::FrameInfo* frame(void*, Mfn mfn) { return arch::frame_allocator().find(mfn); }
 
 u64 read_entry(void*, Mfn table, unsigned index) {
     const arch::MappedFrame page = arch::map_domain_page(table);
@@ -79,6 +78,40 @@ bool descriptors_ok(void*, Mfn table) {
     return check_descriptor_page(page.as<u64>());
 }
 
+// update_va_mapping's fast walk: the guest's tables read through slot 258, the linear page
+// tables of the loaded root. The loaded root is `root` itself (no vcpu-pt) or the loaded vCPU's
+// kernel shadow when that mirrors `root` (vcpu-pt: its guest slots are root's, asi_roots.hpp).
+// Every translation in the window goes through the guest's validated entries only, which the
+// engine checks level by level before it reads through them; they are the same
+// paging-structure entries the guest's own accesses use, so the TLB rules that keep the guest
+// from reaching a frame through a stale entry (the flushes after every table change and type
+// change) keep these reads on the tables the entries name.
+bool root_loaded(void*, Mfn root) {
+    constexpr u64 kCr3Address = 0x000f'ffff'ffff'f000;  // without the PCID and flag bits
+    const u64 loaded = arch::read_cr3() & kCr3Address;
+    if (loaded == root.maddr().raw()) return true;
+    const Vcpu* vcpu = arch::loaded_vcpu(arch::current_cpu_index());
+    return vcpu != nullptr && vcpu->asi_root[0] == loaded && vcpu->asi_synced[0] == root.maddr().raw();
+}
+
+template <mm::Level kLevel>
+u64 read_linear(u64 va) {
+    constexpr unsigned kSelf = arch::l4_slot_of(arch::kLinearPtBase);
+    constexpr u64 kWindow = mm::linear_entry_va(kSelf, kLevel, 0);
+    const u64 address = kWindow + ((va & ((u64{1} << 48) - 1)) >> mm::level_shift(kLevel)) * sizeof(u64);
+    return __atomic_load_n(reinterpret_cast<const u64*>(address), __ATOMIC_RELAXED);
+}
+
+u64 read_loaded_entry(void*, u64 va, mm::Level level) {
+    switch (level) {
+        case mm::Level::Pml4: return read_linear<mm::Level::Pml4>(va);
+        case mm::Level::Pdpt: return read_linear<mm::Level::Pdpt>(va);
+        case mm::Level::Pd: return read_linear<mm::Level::Pd>(va);
+        case mm::Level::Pt: return read_linear<mm::Level::Pt>(va);
+    }
+    __builtin_unreachable();
+}
+
 }  // namespace
 
 PageTypeEngine domain_engine(Domain& domain) {
@@ -87,7 +120,7 @@ PageTypeEngine domain_engine(Domain& domain) {
     const bool windowed = domain.perdomain_l3 == 0;
     const PageTypeEnv env{&domain,           frame,       windowed ? read_entry_windowed : read_entry,
                           windowed ? write_entry_windowed : write_entry,
-                          hypervisor_l4_entry, flush_stale, descriptors_ok};
+                          hypervisor_l4_entry, flush_stale, descriptors_ok, root_loaded, read_loaded_entry};
     return PageTypeEngine(env, domain.id);
 }
 

@@ -58,6 +58,8 @@ class FrameAllocator {
     u64 frame_count() const { return frame_count_; }
     const FrameInfo& info(Mfn mfn) const;
     FrameInfo& info(Mfn mfn);
+    // The descriptor of `mfn`, or nullptr beyond the table (an mfn from guest input).
+    FrameInfo* find(Mfn mfn) { return mfn.raw() < frame_count_ ? &table_[mfn.raw()] : nullptr; }
     // Moves the table (the boot code remaps it once the final page tables are live).
     void relocate_table(FrameInfo* table) { table_ = table; }
 

@@ -47,9 +47,11 @@
 #pragma once
 
 #include "hv/core/addr.hpp"
+#include "hv/core/check.hpp"
 #include "hv/core/result.hpp"
 #include "hv/core/types.hpp"
 #include "hv/mm/frame_table.hpp"
+#include "hv/mm/level.hpp"
 
 namespace hv::pv {
 
@@ -106,6 +108,14 @@ struct PageTypeEnv {
     // Whether every descriptor in `frame` may be loaded by the guest (GDT/LDT rules). nullptr:
     // the SegDesc type is refused.
     bool (*descriptors_ok)(void* context, Mfn frame);
+    // Optional, both or neither (update_va_mapping's fast walk): whether validated L4 `root` is
+    // the root loaded on this CPU (or a copy whose guest slots mirror it), so that its entries
+    // can be read through the loaded root's linear page tables without mapping any frame; and
+    // then the entry of `level` that translates guest `va` there. The engine asks for a level
+    // only after checking every entry above it (present, no superpage, a table of the domain):
+    // exactly the condition under which the linear address is mapped.
+    bool (*root_loaded)(void* context, Mfn root);
+    u64 (*read_loaded_entry)(void* context, u64 va, mm::Level level);
 };
 
 // The engine acting for one domain: every frame it references must belong to that domain
@@ -113,7 +123,13 @@ struct PageTypeEnv {
 // count of entry updates it stored (entry_writes).
 class PageTypeEngine {
   public:
-    PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs = CacheAttrs::Refused);
+    // Inline: a hypercall builds one per call, and with a constant environment the checks fold away.
+    PageTypeEngine(const PageTypeEnv& env, DomainId domain, CacheAttrs cache_attrs = CacheAttrs::Refused)
+        : env_(env), domain_(domain), cache_attrs_(cache_attrs) {
+        HV_CHECK(env.frame != nullptr && env.read_entry != nullptr && env.write_entry != nullptr);
+        HV_CHECK(env.hypervisor_l4_entry != nullptr && env.flush_stale != nullptr);
+        HV_CHECK((env.root_loaded == nullptr) == (env.read_loaded_entry == nullptr));
+    }
 
     // General reference. InvalidArgument: not a frame of this domain, or the count is at its limit.
     [[nodiscard]] Result<void> get_page(Mfn mfn);
@@ -159,7 +175,9 @@ class PageTypeEngine {
     // and applies mod_l1_entry to it. InvalidArgument: va non-canonical or in the hypervisor
     // range [0xffff800000000000, 0xffff880000000000), root not a current L4 of this domain, an
     // L4/L3/L2 entry on the way not present or a superpage, the last table not an L1.
-    // TLB flushing (UVMF_*) is the caller's job, and only after success.
+    // TLB flushing (UVMF_*) is the caller's job, and only after success. When the environment
+    // says `root` is loaded, the walk and the old L1 entry are read through its linear tables
+    // (same checks, same results, no frame mapped).
     [[nodiscard]] Result<void> update_va_mapping(Mfn root, Vaddr va, u64 value);
 
     // A grant host mapping of another domain's frame (grant_table.cpp): writes entry `index` of
@@ -192,7 +210,8 @@ class PageTypeEngine {
     Result<void> get_type(Mfn mfn, PageType type);
     void put_type(Mfn mfn);
     Result<void> store_data_entry(Mfn table, unsigned index, u64 value);
-    Result<Mfn> walk_to_l1(Mfn root, u64 va) const;
+    Result<Mfn> walk_to_l1(Mfn root, u64 va, bool loaded) const;
+    u64 walk_entry(Mfn table, u64 va, mm::Level level, bool loaded) const;
 
     // page_types_entries.cpp: entries and tables.
     Result<void> get_entry(Mfn table, PageType level, u64 entry);
@@ -206,6 +225,8 @@ class PageTypeEngine {
     void unwind_entries(Mfn table, PageType level, unsigned end);
     void commit_validated(Mfn table, PageType level);
     Result<void> mod_entry(Mfn table, PageType level, unsigned index, u64 value);
+    Result<void> replace_entry(Mfn table, PageType level, unsigned index, u64 old, u64 value);
+    Result<void> exchange_entry(Mfn table, PageType level, unsigned index, u64 old, u64 value);
     u64 allowed_bits(PageType level) const;
     void write(Mfn table, unsigned index, u64 value) {
         ++entry_writes_;

@@ -581,12 +581,9 @@ TEST_F(PageTypeTest, UpdateVaMapping) {
 
 // Refused: non-canonical and hypervisor VAs, missing tables on the way, a root that is not a
 // current L4 of the domain, and an "L1" that is really another level (reached through a
-// linear entry).
-TEST_F(PageTypeTest, UpdateVaMappingRefusals) {
-    build_chain();
-    at(20, 511) = pte(20, kRo);  // linear self-map: VA 0xffffff8000000000 + ... walks L4 as L3 ...
-    ASSERT_TRUE(engine.pin(Mfn(20), PageType::L4).ok());
-    const auto before = state();
+// linear entry). Nothing changes.
+void expect_va_refusals(PageTypeTest& t, PageTypeEngine& engine) {
+    const auto before = t.state();
     for (u64 va : {u64{1} << 63, u64{1} << 47, u64{0xffff'8000'0000'0000}, u64{0xffff'87ff'ffff'f000},
                    u64{0x0000'0080'0000'0000}, u64{0x4000'0000}, u64{0x20'0000}})
         EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(20), Vaddr(va), pte(40, kRo))), Status::InvalidArgument)
@@ -602,9 +599,50 @@ TEST_F(PageTypeTest, UpdateVaMappingRefusals) {
     }
     EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(21), Vaddr(0), pte(40, kRo))), Status::InvalidArgument);
     EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(kBeyond), Vaddr(0), pte(40, kRo))), Status::InvalidArgument);
-    EXPECT_EQ(state(), before);
+    EXPECT_EQ(t.state(), before);
     EXPECT_EQ(error_of(engine.update_va_mapping(Mfn(20), Vaddr(0xffff'8800'0000'0000), 0)), Status::InvalidArgument)
         << "a guest VA, but slot 272 has no tables";
+}
+
+TEST_F(PageTypeTest, UpdateVaMappingRefusals) {
+    build_chain();
+    at(20, 511) = pte(20, kRo);  // linear self-map: VA 0xffffff8000000000 + ... walks L4 as L3 ...
+    ASSERT_TRUE(engine.pin(Mfn(20), PageType::L4).ok());
+    expect_va_refusals(*this, engine);
+}
+
+// With `root` loaded, the walk and the old L1 entry are read through the linear tables (the
+// fake's linear read aborts where the MMU would fault) and no frame is mapped; the results and
+// refusals are the same. Another root takes the mapped path.
+TEST_F(PageTypeTest, UpdateVaMappingThroughLoadedRoot) {
+    build_chain();
+    at(20, 511) = pte(20, kRo);
+    ASSERT_TRUE(engine.pin(Mfn(20), PageType::L4).ok());
+    mem.loaded_root = 20;
+    PageTypeEngine loaded{mem.env(), kDom};
+    mem.mapped_reads = 0;
+    const Vaddr va(0x5000);
+    ASSERT_TRUE(loaded.update_va_mapping(Mfn(20), va, pte(40, kData)).ok());
+    EXPECT_EQ(at(23, 5), pte(40, kData));
+    EXPECT_EQ(type(40), PageType::Writable);
+    EXPECT_EQ(mem.linear_reads, 4u);
+    ASSERT_TRUE(loaded.update_va_mapping(Mfn(20), va, pte(40, kData)).ok());
+    EXPECT_EQ(loaded.entry_writes(), 1u) << "the same entry again is not written";
+    EXPECT_EQ(refs(40), 1u);
+    EXPECT_EQ(error_of(loaded.update_va_mapping(Mfn(20), va, pte(20, kData))), Status::Busy);
+    EXPECT_EQ(mem.mapped_reads, 0u);
+    expect_va_refusals(*this, loaded);
+    EXPECT_EQ(mem.mapped_reads, 0u);
+    ASSERT_TRUE(loaded.update_va_mapping(Mfn(20), va, 0).ok());
+    EXPECT_EQ(refs(40), 0u);
+
+    mem.loaded_root = 30;  // some other root is loaded: 20 is read by mapping its tables
+    PageTypeEngine elsewhere{mem.env(), kDom};
+    const unsigned linear = mem.linear_reads;
+    ASSERT_TRUE(elsewhere.update_va_mapping(Mfn(20), va, pte(40, kRo)).ok());
+    EXPECT_EQ(at(23, 5), pte(40, kRo));
+    EXPECT_EQ(mem.linear_reads, linear);
+    EXPECT_EQ(mem.mapped_reads, 4u);
 }
 
 // --- roots, descriptor pages, count limits, errno ------------------------------------------
