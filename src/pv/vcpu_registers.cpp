@@ -4,6 +4,7 @@
 
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_mode.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 namespace hv::pv {
@@ -29,7 +30,7 @@ long set_dr7(Vcpu& vcpu, u64 value) {
     if ((value & kDr7EnableBits) != 0)
         for (unsigned shift = kDr7ControlShift; shift < 32; shift += kDr7ControlSize)
             if (((value >> shift) & 3) == kDr7RwIo) return -xen::kEPERM;
-    vcpu.dr7 = value & ~kDr7ReservedOne;
+    vcpu_private(vcpu)->dr7 = value & ~kDr7ReservedOne;
     sync_hardware_debug_registers(vcpu);
     return 0;
 }
@@ -45,13 +46,13 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
     switch (reg) {
         case 0: case 1: case 2: case 3:
             if (!guest_address(value)) return -xen::kEPERM;
-            vcpu.dr[reg] = value;
+            vcpu_private(vcpu)->dr[reg] = value;
             sync_hardware_debug_registers(vcpu);
             return 0;
         case 4:  // DR4/DR5 alias DR6/DR7 while CR4.DE is clear
         case 6:
             if ((value >> 32) != 0) return -xen::kEINVAL;
-            vcpu.dr6 = value & ~(kDr6ReservedZero | kDr6ReservedOne);
+            vcpu_private(vcpu)->dr6 = value & ~(kDr6ReservedZero | kDr6ReservedOne);
             return 0;
         case 5:
         case 7: return set_dr7(vcpu, value);
@@ -59,22 +60,23 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
     }
 }
 
-Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg) {
+Optional<u64> get_debug_register(Vcpu& vcpu, u32 reg) {
+    const VcpuPrivateView state = vcpu_private(vcpu);
     switch (reg) {
-        case 0: case 1: case 2: case 3: return vcpu.dr[reg];
+        case 0: case 1: case 2: case 3: return state->dr[reg];
         case 4:
-        case 6: return vcpu.dr6 | kDr6ReservedOne;
+        case 6: return state->dr6 | kDr6ReservedOne;
         case 5:
-        case 7: return vcpu.dr7 | kDr7ReservedOne;
+        case 7: return state->dr7 | kDr7ReservedOne;
         default: return {};
     }
 }
 
-bool debug_registers_active(const Vcpu& vcpu) { return (vcpu.dr7 & kDr7EnableBits) != 0; }
+bool debug_registers_active(Vcpu& vcpu) { return (vcpu_private(vcpu)->dr7 & kDr7EnableBits) != 0; }
 
 void merge_debug_status(Vcpu& vcpu, u64 hardware_dr6) {
     // The bits outside the always-one/always-zero sets are active-high status bits.
-    vcpu.dr6 |= hardware_dr6 & ~(kDr6ReservedZero | kDr6ReservedOne) & 0xffffffff;
+    vcpu_private(vcpu)->dr6 |= hardware_dr6 & ~(kDr6ReservedZero | kDr6ReservedOne) & 0xffffffff;
 }
 
 bool vm_assist_enabled(const Domain& domain, unsigned type) {
