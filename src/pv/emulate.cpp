@@ -5,6 +5,7 @@
 #include "hv/core/addr.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_memory.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "emulate_internal.hpp"
@@ -33,7 +34,7 @@ Emulation read_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instruc
     u64 value = 0;
     switch (cr) {
         case 0: value = guest_cr0(vcpu); break;
-        case 2: value = vcpu.cr2; break;
+        case 2: value = vcpu_private(vcpu)->cr2; break;
         case 3: value = guest_cr3(vcpu); break;
         case 4: value = kGuestCr4 | (vcpu.cr4_de ? kCr4De : 0); break;
         default: return Emulation::RaiseGp;
@@ -52,7 +53,7 @@ Emulation write_control_register(Vcpu& vcpu, arch::TrapFrame& regs, const Instru
         if (((value ^ guest_cr0(vcpu)) & ~kCr0Ts) != 0) return Emulation::RaiseGp;  // only TS may change
         set_virtual_ts(vcpu, (value & kCr0Ts) != 0);
     } else if (cr == 2) {
-        vcpu.cr2 = value;
+        vcpu_private(vcpu)->cr2 = value;
     } else if (cr == 4) {
         // DE is the guest's to set when CPUID offers it (Xen's pv_fixup_guest_cr4); the other bits
         // are silently ignored (Xen also lets TSD, FSGSBASE and OSXSAVE through; not done here).

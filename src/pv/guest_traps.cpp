@@ -9,6 +9,7 @@
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/ldt.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 
@@ -99,7 +100,7 @@ void handle_guest_exception(Vcpu& vcpu, arch::TrapFrame& regs, u64 cr2) {
     if (vector == kVectorPf) {
         // The CPU always reports U (a PV kernel runs at CPL 3); the guest must see its own mode.
         error_code = (regs.error_code & ~kPfUser) | (vcpu.kernel_mode ? 0 : kPfUser);
-        vcpu.cr2 = cr2;
+        vcpu_private(vcpu)->cr2 = cr2;
         write_guest_cr2(vcpu, cr2);
     }
     bounce_vector(vcpu, regs, vector, error_code);

@@ -140,12 +140,12 @@ long load_vcpu_context(Vcpu& vcpu, PageTypeEngine& engine, const xen::VcpuGuestC
     load_traps_and_callbacks(vcpu, c);
     load_segment_state(*state, c);
     set_virtual_de(vcpu, c.ctrlreg[4]);  // before DR7, whose I/O breakpoints need it
-    for (unsigned i = 0; i < 4; ++i) vcpu.dr[i] = c.debugreg[i];
+    for (unsigned i = 0; i < 4; ++i) state->dr[i] = c.debugreg[i];
     (void)set_debug_register(vcpu, 6, c.debugreg[6]);  // forces reserved bits; errors keep the default
     (void)set_debug_register(vcpu, 7, c.debugreg[7]);
     load_fpu_image(state->fxsave_area, c);
     vcpu.cr0_ts = false;
-    vcpu.cr2 = 0;
+    state->cr2 = 0;
     vcpu.iopl = 0;
     vcpu.initialised = true;
     return 0;

@@ -5,6 +5,7 @@
 #include "hv/pv/domain.hpp"
 #include "hv/pv/emulate.hpp"
 #include "hv/pv/guest_mode.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/xen_abi.hpp"
 
 namespace hv::pv {
@@ -38,8 +39,9 @@ long set_dr7(Vcpu& vcpu, u64 value) {
                 if (!vcpu.cr4_de) return -xen::kEPERM;
                 io_enable |= value & (u64{3} << (2 * slot));
             }
-    vcpu.dr7_io = io_enable;
-    vcpu.dr7 = value & ~(kDr7ReservedOne | io_enable);
+    const VcpuPrivateView state = vcpu_private(vcpu);
+    state->dr7_io = io_enable;
+    state->dr7 = value & ~(kDr7ReservedOne | io_enable);
     sync_hardware_debug_registers(vcpu);
     return 0;
 }
@@ -61,7 +63,7 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
     switch (reg) {
         case 0: case 1: case 2: case 3:
             if (!guest_address(value)) return -xen::kEPERM;
-            vcpu.dr[reg] = value;
+            vcpu_private(vcpu)->dr[reg] = value;
             sync_hardware_debug_registers(vcpu);
             return 0;
         case 4:  // DR4/DR5 alias DR6/DR7 while CR4.DE is clear, else they do not exist
@@ -69,7 +71,7 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
             [[fallthrough]];
         case 6:
             if ((value >> 32) != 0) return -xen::kEINVAL;
-            vcpu.dr6 = value & ~(kDr6ReservedZero | kDr6ReservedOne);
+            vcpu_private(vcpu)->dr6 = value & ~(kDr6ReservedZero | kDr6ReservedOne);
             return 0;
         case 5:
             if (vcpu.cr4_de) return -xen::kENODEV;
@@ -79,36 +81,39 @@ long set_debug_register(Vcpu& vcpu, u32 reg, u64 value) {
     }
 }
 
-Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg) {
+Optional<u64> get_debug_register(Vcpu& vcpu, u32 reg) {
+    const VcpuPrivateView state = vcpu_private(vcpu);
     switch (reg) {
-        case 0: case 1: case 2: case 3: return vcpu.dr[reg];
+        case 0: case 1: case 2: case 3: return state->dr[reg];
         case 4:
             if (vcpu.cr4_de) return {};
             [[fallthrough]];
-        case 6: return vcpu.dr6 | kDr6ReservedOne;
+        case 6: return state->dr6 | kDr6ReservedOne;
         case 5:
             if (vcpu.cr4_de) return {};
             [[fallthrough]];
-        case 7: return vcpu.dr7 | vcpu.dr7_io | kDr7ReservedOne;
+        case 7: return state->dr7 | state->dr7_io | kDr7ReservedOne;
         default: return {};
     }
 }
 
-bool debug_registers_active(const Vcpu& vcpu) { return (vcpu.dr7 & kDr7EnableBits) != 0; }
+bool debug_registers_active(Vcpu& vcpu) { return (vcpu_private(vcpu)->dr7 & kDr7EnableBits) != 0; }
 
 void merge_debug_status(Vcpu& vcpu, u64 hardware_dr6) {
     // The bits outside the always-one/always-zero sets are active-high status bits.
-    vcpu.dr6 |= hardware_dr6 & ~(kDr6ReservedZero | kDr6ReservedOne) & 0xffffffff;
+    vcpu_private(vcpu)->dr6 |= hardware_dr6 & ~(kDr6ReservedZero | kDr6ReservedOne) & 0xffffffff;
 }
 
-u64 io_breakpoint_match(const Vcpu& vcpu, u32 port, unsigned size) {
-    if (vcpu.dr7_io == 0 || !vcpu.cr4_de) return 0;
+u64 io_breakpoint_match(Vcpu& vcpu, u32 port, unsigned size) {
+    if (!vcpu.cr4_de) return 0;  // the common case: no view taken
+    const VcpuPrivateView state = vcpu_private(vcpu);
+    if (state->dr7_io == 0) return 0;
     u64 match = 0;
     for (unsigned slot = 0; slot < 4; ++slot) {
-        if ((vcpu.dr7_io & (u64{3} << (2 * slot))) == 0) continue;
+        if ((state->dr7_io & (u64{3} << (2 * slot))) == 0) continue;
         // LEN 00b, 01b, 11b, 10b: 1, 2, 4, 8 bytes. Xen 4.17 does not align the start down.
         static constexpr u64 kWidth[4] = {1, 2, 8, 4};
-        const u64 start = vcpu.dr[slot], width = kWidth[dr7_control(vcpu.dr7, slot) >> 2];
+        const u64 start = state->dr[slot], width = kWidth[dr7_control(state->dr7, slot) >> 2];
         if (start < u64{port} + size && start + width > port) match |= u64{1} << slot;
     }
     return match;

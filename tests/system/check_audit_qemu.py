@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: MIT
 """CTest driver: the audit walker's view of a loaded root against QEMU's own.
 
-    check_audit_qemu.py [--cpu N] [--save DIR] -- <isola run arguments>
+    check_audit_qemu.py [--cpu N] [--save DIR] [--mapcache-at VA] -- <isola run arguments>
 
 Boots Isola with `audit-point=N` (default 1) and a QMP socket, waits until pCPU N printed the
 mappings of the root it has loaded and halted, stops the machine, reads `info registers`,
 `info tlb` and `info mem` for CPU N and compares (tools/isola_cli/audit_qemu.py). Exit 0 when
-CR3 is the printed root and both views hold exactly the same pages, frames and rights.
+CR3 is the printed root and both views hold exactly the same pages, frames and rights (and,
+with --mapcache-at, the walk's own mapcache slots, the volatile range, start at VA: a vCPU's own
+slots in slot 260 with vcpu-pt, the pCPU's window in slot 261 without).
 """
 import argparse
 import sys
@@ -28,6 +30,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--cpu", type=int, default=1)
     p.add_argument("--save", metavar="DIR", help="keep the console and the monitor outputs there")
     p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--mapcache-at", metavar="VA", type=lambda text: int(text, 16),
+                   help="where the stopped pCPU's mapcache slots must start (hex)")
     opts = p.parse_args(argv[:cut])
     try:
         view = boot_and_look(argv[cut + 1:], opts.cpu, opts.timeout)
@@ -44,6 +48,10 @@ def main(argv: list[str]) -> int:
         return 1
     if not result.ours:
         print("check_audit_qemu: FAIL: the walker printed no mapping")
+        return 1
+    if opts.mapcache_at is not None and [first for first, _ in point.volatile] != [opts.mapcache_at]:
+        starts = ", ".join(f"{first:016x}" for first, _ in point.volatile) or "none"
+        print(f"check_audit_qemu: FAIL: mapcache slots at {starts}, expected {opts.mapcache_at:016x}")
         return 1
     print("check_audit_qemu: " + ("ok" if result.ok else "FAIL: the views differ"))
     return 0 if result.ok else 1

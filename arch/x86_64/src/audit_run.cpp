@@ -103,11 +103,13 @@ bool audit_point_due(unsigned cpu) { return !audit_point_taken && audit_point_cp
     char label[32];
     format(label, sizeof label, "d%uv%u-%s", vcpu.domain->id, vcpu.id, vcpu.kernel_mode ? "kernel" : "user");
     print("audit: point begin cpu=%u root=%016llx label=%s\n", cpu, static_cast<unsigned long long>(root), label);
-    // The walk itself maps each table it reads in this pCPU's mapcache window and unmaps it
-    // again, so that window may differ between the walk and QEMU's later look: not compared.
-    const u64 window = mapcache_slot_va(cpu, 0);
-    print("audit: point volatile %016llx %016llx mapcache\n", static_cast<unsigned long long>(window),
-          static_cast<unsigned long long>(window + kMapcacheWindow - 1));
+    // The walk itself maps each table it reads in the mapcache slots in use here (the vCPU's own
+    // with vcpu-pt, else this pCPU's window) and unmaps it again, so those slots may differ
+    // between the walk and QEMU's later look: not compared.
+    u64 first = 0, last = 0;
+    mapcache_active_range(cpu, first, last);
+    print("audit: point volatile %016llx %016llx mapcache\n", static_cast<unsigned long long>(first),
+          static_cast<unsigned long long>(last));
     audit::MappingPrinter printer(print_line, nullptr);
     ImageAuditEnv env{vcpu.domain->id};
     const audit::AuditScratch scratch{scratch_words, sizeof scratch_words / sizeof scratch_words[0]};

@@ -17,6 +17,7 @@
 #include "arch/smp.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_mode.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 
 namespace hv::arch {
@@ -43,7 +44,7 @@ u64 take_dr6() {
 
 }  // namespace
 
-void load_debug_registers(const pv::Vcpu& vcpu) {
+void load_debug_registers(pv::Vcpu& vcpu) {
     const unsigned cpu = current_cpu_index();
     if (!pv::debug_registers_active(vcpu)) {
         if (hardware_armed[cpu]) write_dr7(kDr7Fixed);
@@ -51,11 +52,12 @@ void load_debug_registers(const pv::Vcpu& vcpu) {
         return;
     }
     write_dr7(kDr7Fixed);  // no half-loaded breakpoint matches while DR0-3 change
-    asm volatile("mov %0, %%dr0" ::"r"(vcpu.dr[0]));
-    asm volatile("mov %0, %%dr1" ::"r"(vcpu.dr[1]));
-    asm volatile("mov %0, %%dr2" ::"r"(vcpu.dr[2]));
-    asm volatile("mov %0, %%dr3" ::"r"(vcpu.dr[3]));
-    write_dr7(vcpu.dr7 | kDr7Fixed);
+    const pv::VcpuPrivateView state = pv::vcpu_private(vcpu);
+    asm volatile("mov %0, %%dr0" ::"r"(state->dr[0]));
+    asm volatile("mov %0, %%dr1" ::"r"(state->dr[1]));
+    asm volatile("mov %0, %%dr2" ::"r"(state->dr[2]));
+    asm volatile("mov %0, %%dr3" ::"r"(state->dr[3]));
+    write_dr7(state->dr7 | kDr7Fixed);
     hardware_armed[cpu] = true;
 }
 

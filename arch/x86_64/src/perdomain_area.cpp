@@ -6,6 +6,7 @@
 #include "arch/asi.hpp"
 #include "arch/boot_constants.h"
 #include "arch/cpu.hpp"
+#include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
 #include "arch/pcid.hpp"
 #include "arch/pte.hpp"
@@ -58,6 +59,22 @@ void load_gdtr(u64 base) {
 
 void must(const Api::Outcome& outcome) { HV_CHECK(outcome.ok()); }
 
+// The L1 that maps `va` in the vCPU's slot-260 tables (which exist: created before).
+Mfn l1_behind(const pv::Vcpu& vcpu, u64 va) {
+    const u64* const l3 = paging_env().table(Maddr(vcpu.perdomain_l3).mfn());
+    const u64 l3e = l3[mm::index_of(va, mm::Level::Pdpt)];
+    const u64* const l2 = paging_env().table(X86PteFormat::address(mm::Level::Pdpt, l3e).mfn());
+    return X86PteFormat::address(mm::Level::Pd, l2[mm::index_of(va, mm::Level::Pd)]).mfn();
+}
+
+// vCPU v's mapcache slots in its own L3 (asi vcpu-pt).
+bool vcpu_mapcache_init(pv::Vcpu& vcpu) {
+    const u64 base = vcpu_mapcache_slot_va(vcpu.id, 0);
+    if (!api().create(ref(vcpu), Vaddr(base), kMapcacheSlots, mm::Populate::No).ok()) return false;
+    mapcache_init_vcpu(vcpu, l1_behind(vcpu, base));  // every slot empty: the L1 is new
+    return true;
+}
+
 }  // namespace
 
 Result<void, const char*> perdomain_init_domain(pv::Domain& domain) {
@@ -93,8 +110,11 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
     // and come back to it without a flush: no window (map_domain_page instead).
     vcpu.pt_window_l1 = 0;
     if (asi_policy().vcpu_pt && !pt_window_init(vcpu)) return Error{"not enough memory for the vCPU's per-domain area"};
+    // Its own mapcache, for the same reason: only in its own L3, one pCPU at a time (mapcache.hpp).
+    if (asi_policy().vcpu_pt && !vcpu_mapcache_init(vcpu)) return Error{"not enough memory for the vCPU's per-domain area"};
     return {};
 }
+
 
 bool pt_window_init(pv::Vcpu& vcpu) {
     const u64 base = vcpu_pt_window_va(vcpu.id);

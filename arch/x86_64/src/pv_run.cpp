@@ -153,6 +153,7 @@ void load_vcpu(pv::Vcpu& vcpu) {
     // idling lazily on it gives it up before its slot 261 turns to this pCPU's windows.
     if (vcpu.asi_root[0] != 0) drop_lazy_vcpu(vcpu);
     asi_switch_in(vcpu, cpu);  // its roots' slot 261 shows this pCPU's windows
+    mapcache_switch_in(vcpu, cpu);  // with vcpu-pt, its own slots once its root is loaded
     load_cpu_gdt(cpu);         // valid in every root: the previous vCPU's window may vanish with CR3
     pv::reload_guest_root(vcpu);
     flush_tlb_all();  // no translation of the previous vCPU survives, global or not, in any PCID

@@ -23,10 +23,10 @@ namespace {
 class SharedInfoView {
   public:
     explicit SharedInfoView(Domain& domain)
-        : mapping_(arch::domain_area_loaded(domain) ? arch::MappedFrame(0, 0, 0) : arch::map_domain_page(domain.shared_info)) {}
+        : mapping_(arch::domain_area_loaded(domain) ? arch::MappedFrame() : arch::map_domain_page(domain.shared_info)) {}
     xen::SharedInfo* operator->() const { return get(); }
     xen::SharedInfo* get() const {
-        return mapping_.bytes() != nullptr ? mapping_.as<xen::SharedInfo>()
+        return mapping_.mapped() ? mapping_.as<xen::SharedInfo>()
                                            : reinterpret_cast<xen::SharedInfo*>(arch::kSharedInfoVa);
     }
 

@@ -55,6 +55,8 @@ class Mapcache {
     // The mapping of one frame; move-only. Unmaps the frame when destroyed or reset.
     class MappedFrame {
       public:
+        // An empty handle (maps nothing), for code that maps only on one of its paths.
+        MappedFrame() : cache_(nullptr), slot_(0), va_() {}
         MappedFrame(MappedFrame&& other) : cache_(other.cache_), slot_(other.slot_), va_(other.va_) {
             other.cache_ = nullptr;
         }
@@ -143,8 +145,9 @@ class Mapcache {
         }
     }
 
-    // Clear, invalidate, then free the slot (release: the clear is visible before the bit).
-    void release(unsigned slot, Vaddr va) {
+    // Clear, invalidate, then free the slot (release: the clear is visible before the bit). Out of
+    // line: every handle's end calls it, and inlined it would crowd its callers' fast paths.
+    [[gnu::noinline]] void release(unsigned slot, Vaddr va) {
         env_.write_pte(slot, 0);
         env_.invalidate(va);
         __atomic_fetch_and(&used_, ~(u64{1} << slot), __ATOMIC_RELEASE);

@@ -66,7 +66,6 @@ struct Vcpu {
     Callback callbacks[kCallbackSlots];  // indexed by CallbackType
     u64 kernel_ss;  // stack_switch: where bounces from user mode land
     u64 kernel_sp;
-    u64 cr2;        // virtual CR2, as the last bounced #PF left it
     // SCHEDOP_block/poll (event_channel.cpp; the protocol: sched.cpp). Senders on other pCPUs
     // read poll_port and set wake.
     i32 poll_port;  // 0: not polling; -1: polling several ports (any event wakes); else the one port
@@ -93,10 +92,8 @@ struct Vcpu {
     // Virtual CPU state set by hypercalls and emulated instructions. [pv-abi.md §3.16, §3.22, §4.9]
     u8 iopl;          // virtual IOPL 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with architectural_iopl)
     bool cr0_ts;      // virtual CR0.TS (fpu_taskswitch, CLTS, mov to %cr0)
-    u64 dr[4];        // DR0-3: only guest addresses; in the hardware while DR7 enables one (debug_registers.cpp)
-    u64 dr6, dr7;     // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
-    u64 dr7_io;       // DR7 enable bits of I/O breakpoints: emulated (emulate_io.cpp), kept out of dr7
     bool cr4_de;      // virtual CR4.DE (mov to %cr4): I/O breakpoints allowed, DR4/DR5 are #UD
+    // The debug registers and the virtual CR2 are guest register contents: in VcpuPrivate.
     // asi vcpu-pt (arch/x86_64/src/asi_roots.cpp): the vCPU's own root tables, [0] kernel and
     // [1] user, shadowing kernel_cr3 / user_cr3; all 0 when the vCPU runs on the guest's L4s.
     u64 asi_root[2];

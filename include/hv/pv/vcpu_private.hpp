@@ -9,8 +9,7 @@
 // What stays in pv::Vcpu is bookkeeping the hypervisor needs about any vCPU from any pCPU (run
 // state, timers, roots, GDT/LDT frame numbers) and guest-registered configuration (trap table,
 // callbacks, kernel_ss/kernel_sp from stack_switch, virtual IOPL and CR0.TS). The debug registers
-// and the virtual CR2 are guest register contents too; they still live in pv::Vcpu (docs/asi.md,
-// "What is left").
+// and the virtual CR2 are guest register contents (breakpoint and fault addresses): here.
 //
 // Access goes through one accessor, `vcpu_private(vcpu)`, which returns a scoped view:
 //   - the vCPU's own per-domain window (arch: vcpu_private_va) when its slot-260 area is the one
@@ -35,6 +34,10 @@ struct VcpuPrivate {
     u64 msr_fs_base, msr_gs_base, msr_kernel_gs_base;
     u16 sel_ds, sel_es, sel_fs, sel_gs;
     alignas(16) u8 fxsave_area[512];  // x87/SSE image (FXSAVE layout)
+    u64 cr2;    // virtual CR2, as the last bounced #PF (or a mov to %cr2) left it
+    u64 dr[4];  // DR0-3: only guest addresses; in the hardware while DR7 enables one (debug_registers.cpp)
+    u64 dr6, dr7;  // without their always-one bits: zero means the defaults 0xffff0ff0 / 0x400
+    u64 dr7_io;    // DR7 enable bits of I/O breakpoints: emulated (emulate_io.cpp), kept out of dr7
 };
 static_assert(sizeof(VcpuPrivate) <= 4096, "one page per vCPU");
 

@@ -31,17 +31,17 @@ void set_virtual_de(Vcpu& vcpu, u64 cr4);
 long set_debug_register(Vcpu& vcpu, u32 reg, u64 value);
 // True when DR7 enables a breakpoint (L0-L3/G0-G3): only then is the vCPU's DR7 loaded into the
 // hardware; otherwise the hardware DR7 is 0 while it runs.
-bool debug_registers_active(const Vcpu& vcpu);
+bool debug_registers_active(Vcpu& vcpu);
 // The hardware DR6 after a #DB the guest caused: its status bits (B0-B3, BD, BS, BT) are added to
 // the virtual DR6, which stays sticky until the guest writes it, as in Xen 4.17.
 void merge_debug_status(Vcpu& vcpu, u64 hardware_dr6);
 // The value of debug register `reg`, or nothing for a register that does not exist (-ENODEV).
 // DR7 reads back with its I/O breakpoints' enable bits.
-Optional<u64> get_debug_register(const Vcpu& vcpu, u32 reg);
+Optional<u64> get_debug_register(Vcpu& vcpu, u32 reg);
 
 // The DR6 B0-B3 bits of the enabled I/O breakpoints that `size` bytes of port I/O at `port` hit
 // (Xen's check_guest_io_breakpoint); 0 when none, or when CR4.DE is clear.
-u64 io_breakpoint_match(const Vcpu& vcpu, u32 port, unsigned size);
+u64 io_breakpoint_match(Vcpu& vcpu, u32 port, unsigned size);
 
 // True when VMASST type `type` is enabled for the domain.
 bool vm_assist_enabled(const Domain& domain, unsigned type);

@@ -160,6 +160,20 @@ TYPED_TEST(MapcacheTest, HandleMoveSemantics) {
     EXPECT_EQ(this->env_.invalidated.size(), 2u);
 }
 
+// A default-built handle is empty: nothing to unmap, and it can take a mapping by move.
+TYPED_TEST(MapcacheTest, DefaultHandleIsEmpty) {
+    using Handle = typename TestFixture::HandleType;
+    Handle empty;
+    EXPECT_FALSE(empty.mapped());
+    empty.reset();
+    EXPECT_TRUE(this->env_.invalidated.empty());
+    empty = this->cache_.map(Mfn(0xc));
+    EXPECT_TRUE(empty.mapped());
+    EXPECT_EQ(this->cache_.slots_in_use(), 1u);
+    empty.reset();
+    EXPECT_EQ(this->cache_.slots_in_use(), 0u);
+}
+
 // An interrupt that maps between the claim's read and its compare-and-swap takes the slot the
 // outer map() had picked; the outer one retries and gets another. Each PTE holds its own frame.
 TYPED_TEST(MapcacheTest, NestedMapInsideClaimGetsAnotherSlot) {

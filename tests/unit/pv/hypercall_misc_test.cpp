@@ -2,6 +2,7 @@
 // Tests of vm_assist, physdev_op, fpu_taskswitch, set/get_debugreg and set_segment_base.
 #include <gtest/gtest.h>
 
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_pv_vcpu.hpp"
@@ -114,9 +115,9 @@ TEST_F(MiscHypercallTest, DebugAddressRegisters) {
     for (u64 bad : {0x0000800000000000ull, 0xffff7fffffffffffull, 0xffff800000000000ull, 0xffff82d080000000ull,
                     0xffff87ffffffffffull})
         EXPECT_EQ(call(xen::kSetDebugreg, 2, bad), -xen::kEPERM) << std::hex << bad;
-    EXPECT_EQ(vcpu.dr[2], 0u);
+    EXPECT_EQ(vcpu_private(vcpu)->dr[2], 0u);
     EXPECT_EQ(call(xen::kSetDebugreg, (u64{1} << 32) | 2, 0x2000), 0);
-    EXPECT_EQ(vcpu.dr[2], 0x2000u);
+    EXPECT_EQ(vcpu_private(vcpu)->dr[2], 0x2000u);
 }
 
 // DR6: 32 bits only; bit 12 reads 0, bits 4-11 and 16-31 read 1. DR4 is its alias.

@@ -7,6 +7,7 @@
 
 #include "hv/pv/emulate.hpp"
 #include "hv/pv/guest_traps.hpp"
+#include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/vcpu_registers.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_pv_vcpu.hpp"
@@ -83,7 +84,7 @@ TEST_F(VcpuRegistersTest, DebugRegisterMoves) {
     regs.r9 = 0x7000;
     EXPECT_EQ(run({0x44, 0x0f, 0x23, 0xc9}), Emulation::RaiseUd) << "mov %rcx, %dr9 (REX.R)";
     EXPECT_EQ(run({0x41, 0x0f, 0x23, 0xd9}), Emulation::Done);  // mov %r9, %dr3
-    EXPECT_EQ(vcpu.dr[3], 0x7000u);
+    EXPECT_EQ(vcpu_private(vcpu)->dr[3], 0x7000u);
     EXPECT_EQ(regs.rip, kCode + 4);
     EXPECT_EQ(run({0x0f, 0x21, 0xda}), Emulation::Done);  // mov %dr3, %rdx
     EXPECT_EQ(regs.rdx, 0x7000u);
@@ -168,7 +169,7 @@ TEST_F(VcpuRegistersTest, IoBreakpointsNeedCr4De) {
     set_virtual_de(vcpu, 8);
     EXPECT_EQ(set_debug_register(vcpu, 7, 0x20001 | 0x300004), 0) << "I/O on DR0, read/write on DR1";
     EXPECT_EQ(get_debug_register(vcpu, 7).value(), 0x320405u);
-    EXPECT_EQ(vcpu.dr7, 0x320004u) << "the hardware gets DR1's enable only";
+    EXPECT_EQ(vcpu_private(vcpu)->dr7, 0x320004u) << "the hardware gets DR1's enable only";
     EXPECT_TRUE(debug_registers_active(vcpu));
     EXPECT_EQ(set_debug_register(vcpu, 7, 0x20001), 0);
     EXPECT_FALSE(debug_registers_active(vcpu)) << "an I/O breakpoint alone loads nothing";

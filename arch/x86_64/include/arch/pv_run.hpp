@@ -45,7 +45,7 @@ void load_vcpu(pv::Vcpu& vcpu);
 [[noreturn]] void run_vcpu(pv::Vcpu& vcpu);
 // The vCPU's DR0-3/DR7 into the hardware when its DR7 enables a breakpoint, else the hardware's
 // breakpoints disarmed (debug_registers.cpp).
-void load_debug_registers(const pv::Vcpu& vcpu);
+void load_debug_registers(pv::Vcpu& vcpu);
 // A #DB from the guest: the hardware DR6 goes into its virtual DR6 (and is reset).
 void take_guest_debug_status(pv::Vcpu& vcpu);
 // A #DB in the hypervisor (a guest data breakpoint hit by a guest-memory access, or one a MOV SS

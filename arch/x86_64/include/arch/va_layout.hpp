@@ -11,7 +11,7 @@
 //   257      ffff808000000000    512G  (gap)                   reserved (Xen: PCI mmconfig)
 //   258      ffff810000000000    512G  linear_pt    PerVcpu    self-map of the loaded root
 //   259      ffff818000000000    512G  (gap)                   reserved (Xen: shadow linear)
-//   260      ffff820000000000    512G  perdomain    PerDomain  per-vCPU GDT/LDT windows, shared_info, per-vCPU state (below)
+//   260      ffff820000000000    512G  perdomain    PerDomain  per-vCPU GDT/LDT windows, shared_info, per-vCPU state and mapcache (below)
 //   261      ffff828000000000    256G  m2p          Global     read-write M2P
 //            ffff82c000000000     64G  vmap         Global     MMIO mappings (LAPIC, ...)
 //            ffff82d000000000      1G  cpu_stacks   PerCpu     per-pCPU stacks and IST stacks, guarded
@@ -54,7 +54,7 @@ inline constexpr Region kLayout[] = {
     {"(gap)", 0xffff808000000000, 512 * GiB, IsolationClass::Gap, "reserved (Xen: PCI mmconfig)"},
     {"linear_pt", 0xffff810000000000, 512 * GiB, IsolationClass::PerVcpu, "self-map of the loaded root"},
     {"(gap)", 0xffff818000000000, 512 * GiB, IsolationClass::Gap, "reserved (Xen: shadow linear)"},
-    {"perdomain", 0xffff820000000000, 512 * GiB, IsolationClass::PerDomain, "per-vCPU GDT/LDT windows, shared_info"},
+    {"perdomain", 0xffff820000000000, 512 * GiB, IsolationClass::PerDomain, "per-vCPU GDT/LDT windows, shared_info, state, mapcache"},
     {"m2p", 0xffff828000000000, 256 * GiB, IsolationClass::Global, "read-write M2P"},
     {"vmap", 0xffff82c000000000, 64 * GiB, IsolationClass::Global, "MMIO mappings (LAPIC, ...)"},
     {"cpu_stacks", 0xffff82d000000000, 1 * GiB, IsolationClass::PerCpu, "per-pCPU stacks, IST stacks, guards"},
@@ -134,12 +134,14 @@ constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBa
 //   1    ffff820040000000    shared_info   PerDomain  the domain's shared_info page (running vCPU's vcpu_info)
 //   2    ffff820080000000    pt_window     PerVcpu    vCPU v: 16 lazily kept guest frames at + v*64K
 //   3    ffff8200c0000000    vcpu_private  PerVcpu    vCPU v: its saved guest CPU state (1 page) at + v*8K
-//   4-   ffff820100000000    (free)                   per-vCPU mapcache (not yet)
+//   4    ffff820100000000    mapcache      PerVcpu    vCPU v: its map_domain_page slots (64 pages) at + v*256K
+//   5-   ffff820140000000    (free)
 inline constexpr Region kPerdomainAreas[] = {
     {"gdt_ldt", kPerdomainBase, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU GDT and LDT windows"},
     {"shared_info", kPerdomainBase + 1 * GiB, 1 * GiB, IsolationClass::PerDomain, "the domain's shared_info"},
     {"pt_window", kPerdomainBase + 2 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU page-table word window"},
     {"vcpu_private", kPerdomainBase + 3 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU saved guest CPU state"},
+    {"mapcache", kPerdomainBase + 4 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU map_domain_page slots"},
 };
 inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
 inline constexpr u64 kSharedInfoVa = kPerdomainAreas[1].start;
@@ -154,6 +156,12 @@ constexpr u64 vcpu_pt_window_va(unsigned vcpu_id) {
 // overrun faults instead of reaching the next vCPU's state (mapped there without vcpu-pt).
 inline constexpr u64 kVcpuPrivateStride = 2 * kPageSize;
 constexpr u64 vcpu_private_va(unsigned vcpu_id) { return kPerdomainAreas[3].start + vcpu_id * kVcpuPrivateStride; }
+// vCPU v's mapcache (asi vcpu-pt only; mapcache.hpp): kMapcacheSlots pages, the same count as a
+// pCPU's window. Every vCPU's slots fit one 2 MiB L1 of its L3.
+inline constexpr u64 kVcpuMapcacheStride = kMapcacheSlots * kPageSize;
+constexpr u64 vcpu_mapcache_slot_va(unsigned vcpu_id, unsigned slot) {
+    return kPerdomainAreas[4].start + vcpu_id * kVcpuMapcacheStride + slot * kPageSize;
+}
 
 namespace layout_checks {
 constexpr bool contiguous_and_covering() {
@@ -178,7 +186,8 @@ static_assert(kCpuGdtBase % GiB == 0 && kMapcacheBase == kCpuGdtBase + 512 * MiB
 static_assert(kMaxCpuWindows * kCpuWindowStride <= 512 * MiB);
 static_assert(kPerdomainAreas[0].start % GiB == 0 && kPerdomainAreas[1].start % GiB == 0);
 static_assert(kPerdomainAreas[2].start % GiB == 0 && (kPtWindowSlots & (kPtWindowSlots - 1)) == 0);
-static_assert(kPerdomainAreas[3].start % GiB == 0);
+static_assert(kPerdomainAreas[3].start % GiB == 0 && kPerdomainAreas[4].start % GiB == 0);
+static_assert(8 * kVcpuMapcacheStride <= 2 * MiB, "kMaxVcpus vCPUs' mapcache slots share one L1");
 static_assert(vcpu_gdt_va(0) == 0xffff820000000000, "Xen's address: a PV guest's SGDT shows it");
 }  // namespace layout_checks
 
