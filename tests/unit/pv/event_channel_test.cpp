@@ -15,6 +15,7 @@
 #include "support/fake_domain_mm.hpp"
 #include "support/fake_event_channel.hpp"
 #include "support/fake_guest_memory.hpp"
+#include "support/guest_values.hpp"
 #include "support/fake_guest_mode.hpp"
 #include "support/fake_pv_frames.hpp"
 #include "support/host_console.hpp"
@@ -29,7 +30,7 @@ constexpr u64 kReadOnly = 0x500000;  // a read-only guest page
 constexpr u64 kXenArea = 0xffff830000000000;
 constexpr u64 kUnmapped = 0x40000000;
 
-struct EventChannelTest : ::testing::Test {
+struct EventChannelTest : ::testing::Test, test::GuestValues {
     // Heap-allocated: a Domain holds its whole port table.
     std::unique_ptr<Domain> d1 = std::make_unique<Domain>();
     std::unique_ptr<Domain> d2 = std::make_unique<Domain>();
@@ -121,16 +122,6 @@ struct EventChannelTest : ::testing::Test {
 
     long hypercall(Vcpu& vcpu, u64 number, u64 a1 = 0, u64 a2 = 0) {
         return do_hypercall(vcpu, number, HypercallArgs{{a1, a2, 0, 0, 0}});
-    }
-    template <class T>
-    void put(u64 va, const T& value) {
-        ASSERT_TRUE(test::fake_guest_memory().write(va, &value, sizeof value));
-    }
-    template <class T>
-    T get(u64 va) {
-        T value{};
-        EXPECT_TRUE(test::fake_guest_memory().read(va, &value, sizeof value));
-        return value;
     }
 };
 

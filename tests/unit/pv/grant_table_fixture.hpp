@@ -19,6 +19,7 @@
 #include "support/fake_domain_mm.hpp"
 #include "support/fake_event_channel.hpp"
 #include "support/fake_guest_memory.hpp"
+#include "support/guest_values.hpp"
 #include "support/fake_pv_frames.hpp"
 
 namespace hv::pv {
@@ -71,7 +72,7 @@ struct Mapped {
     u64 dev_bus_addr;
 };
 
-struct GrantTableTest : ::testing::Test {
+struct GrantTableTest : ::testing::Test, test::GuestValues {
     FakePvFrames mem{kFrameCount};
     // Heap-allocated: a Domain holds its whole grant table.
     std::unique_ptr<Domain> d1 = std::make_unique<Domain>();
@@ -159,16 +160,6 @@ struct GrantTableTest : ::testing::Test {
     // Hypercall level: ops in fake guest memory.
     long call(u32 cmd, u64 list, u64 count) {
         return do_hypercall(vcpu, xen::kGrantTableOp, HypercallArgs{{cmd, list, count, 0, 0}});
-    }
-    template <class T>
-    void put(u64 va, const T& value) {
-        ASSERT_TRUE(test::fake_guest_memory().write(va, &value, sizeof value));
-    }
-    template <class T>
-    T get(u64 va) {
-        T value{};
-        EXPECT_TRUE(test::fake_guest_memory().read(va, &value, sizeof value));
-        return value;
     }
 };
 
