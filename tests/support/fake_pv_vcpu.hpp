@@ -14,6 +14,16 @@
 
 namespace hv::test {
 
+// A running domain `id` with one vCPU in guest kernel mode: the starting point of most PV tests.
+inline void init_running_domain(pv::Domain& domain, u16 id) {
+    domain.id = id;
+    domain.state = pv::DomainState::Running;
+    std::strcpy(domain.name, "t");
+    domain.vcpus[0].domain = &domain;
+    domain.vcpu_count = 1;
+    domain.vcpus[0].kernel_mode = true;
+}
+
 struct PvVcpuFixture {
     pv::Domain domain{};
     pv::Vcpu& vcpu = domain.vcpus[0];

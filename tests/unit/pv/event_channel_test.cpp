@@ -18,6 +18,7 @@
 #include "support/guest_values.hpp"
 #include "support/fake_guest_mode.hpp"
 #include "support/fake_pv_frames.hpp"
+#include "support/fake_pv_vcpu.hpp"
 #include "support/host_console.hpp"
 
 namespace hv::pv {
@@ -49,12 +50,7 @@ struct EventChannelTest : ::testing::Test, test::GuestValues {
         test::take_console_output();
     }
     static void init(Domain& domain, u16 id) {
-        domain.id = id;
-        domain.state = DomainState::Running;
-        std::strcpy(domain.name, "t");
-        domain.vcpus[0].domain = &domain;
-        domain.vcpu_count = 1;
-        domain.vcpus[0].kernel_mode = true;
+        test::init_running_domain(domain, id);
     }
 
     static xen::SharedInfo& shared(const Domain& domain) { return test::fake_shared_info(domain); }

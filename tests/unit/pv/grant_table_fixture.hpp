@@ -21,6 +21,7 @@
 #include "support/fake_guest_memory.hpp"
 #include "support/guest_values.hpp"
 #include "support/fake_pv_frames.hpp"
+#include "support/fake_pv_vcpu.hpp"
 
 namespace hv::pv {
 namespace {
@@ -109,12 +110,7 @@ struct GrantTableTest : ::testing::Test, test::GuestValues {
     }
 
     void init(Domain& domain, u16 id, u64 first_frame) {
-        domain.id = id;
-        domain.state = DomainState::Running;
-        std::strcpy(domain.name, "t");
-        domain.vcpus[0].domain = &domain;
-        domain.vcpu_count = 1;
-        domain.vcpus[0].kernel_mode = true;
+        test::init_running_domain(domain, id);
         Mfn frames[kGrantFrames], status[kGrantStatusFrames];
         for (unsigned i = 0; i < kGrantFrames; ++i) frames[i] = Mfn(first_frame + i);
         status[0] = Mfn(first_frame + kGrantFrames);

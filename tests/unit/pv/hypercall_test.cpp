@@ -12,6 +12,7 @@
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_guest_memory.hpp"
 #include "support/host_console.hpp"
+#include "support/fake_pv_vcpu.hpp"
 
 namespace hv::pv {
 namespace {
@@ -19,12 +20,7 @@ namespace {
 struct HypercallTest : ::testing::Test {
     Domain domain{};
     void SetUp() override {
-        domain.id = 3;
-        domain.state = DomainState::Running;
-        std::strcpy(domain.name, "t");
-        domain.vcpus[0].domain = &domain;
-        domain.vcpu_count = 1;
-        domain.vcpus[0].kernel_mode = true;
+        test::init_running_domain(domain, 3);
         test::take_console_output();
     }
     long call(u64 number, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
