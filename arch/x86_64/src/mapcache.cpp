@@ -92,9 +92,9 @@ MappedFrame map_domain_page(Mfn mfn) { return cache_here(current_cpu_index()).ma
 
 // Every resume asks (the leak check): the vCPU switched in here is the one resumed, whether or
 // not its root is loaded yet.
-unsigned mapcache_slots_in_use(unsigned cpu) {
+bool mapcache_all_free(unsigned cpu) {
     const Owner* const vcpu = switched_in[cpu];
-    return cpu_owner[cpu]->cache.slots_in_use() + (vcpu != nullptr ? vcpu->cache.slots_in_use() : 0);
+    return cpu_owner[cpu]->cache.all_free() && (vcpu == nullptr || vcpu->cache.all_free());
 }
 
 void mapcache_active_range(unsigned cpu, u64& first, u64& last) {

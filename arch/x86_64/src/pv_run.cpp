@@ -79,7 +79,7 @@ void save_registers(pv::Vcpu& vcpu, const TrapFrame& frame) { pv::vcpu_private(v
         schedule(vcpu);
     }
     // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
-    HV_CHECK(mapcache_slots_in_use(cpu) == 0);
+    HV_CHECK(mapcache_all_free(cpu));
     if (audit_point_due(cpu)) stop_at_audit_point(vcpu, cpu);
     if (zero_pending[cpu]) {
         zero_pending[cpu] = false;
