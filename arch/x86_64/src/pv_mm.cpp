@@ -141,11 +141,8 @@ void flush_guest_tlb_mask(Vcpu& vcpu, u32 flags, u64 va, u64 vcpu_mask, bool loc
 }
 
 void release_root_elsewhere(Vcpu& vcpu) { arch::drop_lazy_vcpu(vcpu); }
-void reload_guest_root(Vcpu& vcpu) {
-    const u64 root = arch::asi_load_root(vcpu);
-    // A shadow root carries its PCID (and may keep its TLB entries); a guest L4 is loaded as is.
-    arch::write_cr3(vcpu.asi_root[0] != 0 ? arch::pv_root_cr3(vcpu, vcpu.kernel_mode ? 0 : 1, root) : root);
-}
+// A shadow root carries its PCID (and may keep its TLB entries); a guest L4 is loaded as is.
+void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(arch::asi_root_cr3(vcpu)); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
 u64 machine_frame_limit() { return arch::memory_summary().frame_count; }
 
