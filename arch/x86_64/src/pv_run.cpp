@@ -143,8 +143,11 @@ namespace {
 void switch_root_direct(pv::Vcpu& vcpu, unsigned cpu) {
     load_cpu_gdt(cpu);  // valid in every root: the previous vCPU's GDT window goes with its root
     // A vCPU root is loaded on at most one pCPU (asi-reference 8.2 property 16): a pCPU still
-    // idling lazily on it gives it up before its slot 261 turns to this pCPU's windows.
-    drop_lazy_vcpu(vcpu);
+    // idling lazily on it gives it up before its slot 261 turns to this pCPU's windows. Not
+    // needed when this pCPU last held its state (last_loaded_cpu): a load anywhere else since
+    // would have named that pCPU (the scheduler runs a vCPU on one pCPU at a time, and every
+    // load and save records where), and our own earlier load already dropped older holders.
+    if (vcpu.last_loaded_cpu != cpu + 1) drop_lazy_vcpu(vcpu);
     asi_switch_in(vcpu, cpu);       // its roots' slot 261 shows this pCPU's windows
     mapcache_switch_in(vcpu, cpu);  // its own slots once its root is loaded
     write_cr3(asi_root_cr3(vcpu));
