@@ -85,8 +85,7 @@ void asi_resync(pv::Vcpu& vcpu) {
     sync_shadow(vcpu, 1, vcpu.user_cr3);
 }
 
-void asi_switch_in(pv::Vcpu& vcpu, unsigned cpu) {
-    if (vcpu.asi_root[0] == 0 || vcpu.asi_cpu == static_cast<i32>(cpu)) return;
+void asi_switch_in_moved(pv::Vcpu& vcpu, unsigned cpu) {
     const unsigned slot = l4_slot_of(kImageBase);
     for (unsigned which = 0; which < 2; ++which) {
         const MappedFrame shadow = map_domain_page(Maddr(vcpu.asi_root[which]).mfn());

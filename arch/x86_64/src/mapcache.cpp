@@ -40,8 +40,10 @@ Owner* switched_in[kMaxCpus];
 
 static_assert(kMapcacheSlots == 64 && kMaxCpuWindows == kMaxCpus);
 
+// Domain id n lives in slot n - 1 (pv::find_domain), so the id gives the slot without a pointer
+// division: mapcache_switch_in asks on every full switch.
 unsigned vcpu_index(const pv::Vcpu& vcpu) {
-    const auto domain = static_cast<unsigned>(vcpu.domain - &domain_at(0));
+    const unsigned domain = vcpu.domain->id - 1u;
     HV_CHECK(domain < pv::kMaxDomains && vcpu.id < pv::kMaxVcpus);
     return domain * pv::kMaxVcpus + vcpu.id;
 }

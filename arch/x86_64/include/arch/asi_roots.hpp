@@ -65,8 +65,14 @@ inline u64 asi_mode_root_cr3(pv::Vcpu& vcpu) {
         return asi_root_cr3_slow(vcpu);
     return shadow;
 }
-// Switch-in on `cpu`: points slot 261 of the shadows at that pCPU's windows (if it moved).
-void asi_switch_in(pv::Vcpu& vcpu, unsigned cpu);
+// asi_switch_in for a vCPU whose shadows show another pCPU's windows (asi_roots.cpp).
+void asi_switch_in_moved(pv::Vcpu& vcpu, unsigned cpu);
+// Switch-in on `cpu`: points slot 261 of the shadows at that pCPU's windows (if it moved). The
+// test is inline: on most full switches the vCPU stays on its pCPU and nothing is written.
+inline void asi_switch_in(pv::Vcpu& vcpu, unsigned cpu) {
+    if (vcpu.asi_root[0] == 0 || vcpu.asi_cpu == static_cast<i32>(cpu)) return;
+    asi_switch_in_moved(vcpu, cpu);
+}
 // Re-copies the guest slots of both shadows from the vCPU's guest L4s (a root-resync request).
 void asi_resync(pv::Vcpu& vcpu);
 // The page-type engine wrote `value` into entry `index` of guest L4 `l4`.
