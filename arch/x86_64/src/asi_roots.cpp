@@ -69,24 +69,14 @@ Result<void, const char*> asi_create_vcpu_roots(pv::Vcpu& vcpu) {
     return {};
 }
 
-namespace {
-
-// A guest chose another L4 since the last load: re-copy the shadows that mirror an old one.
-[[gnu::noinline]] void sync_changed_shadows(pv::Vcpu& vcpu) {
+// A guest chose another L4 since the last sync, or PCIDs are in use: the out-of-line part of
+// asi_root_cr3. Re-copies the shadows that mirror an old L4, then adds the root's PCID.
+u64 asi_root_cr3_slow(pv::Vcpu& vcpu) {
     const u64 wanted[2] = {vcpu.kernel_cr3, vcpu.user_cr3};
     for (unsigned which = 0; which < 2; ++which)
         if (vcpu.asi_synced[which] != wanted[which]) sync_shadow(vcpu, which, wanted[which]);
-}
-
-}  // namespace
-
-u64 asi_load_root(pv::Vcpu& vcpu) {
-    if (vcpu.asi_root[0] == 0) return vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3;
-    // Every guest user/kernel switch comes here: the common case (both shadows current) makes
-    // no call, so it needs no stack frame.
-    if (vcpu.asi_synced[0] != vcpu.kernel_cr3 || vcpu.asi_synced[1] != vcpu.user_cr3) [[unlikely]]
-        sync_changed_shadows(vcpu);
-    return vcpu.asi_root[vcpu.kernel_mode ? 0 : 1];
+    const unsigned which = vcpu.kernel_mode ? 0 : 1;
+    return pv_root_cr3(vcpu, which, vcpu.asi_root[which]);
 }
 
 void asi_resync(pv::Vcpu& vcpu) {
@@ -95,8 +85,7 @@ void asi_resync(pv::Vcpu& vcpu) {
     sync_shadow(vcpu, 1, vcpu.user_cr3);
 }
 
-void asi_switch_in(pv::Vcpu& vcpu, unsigned cpu) {
-    if (vcpu.asi_root[0] == 0 || vcpu.asi_cpu == static_cast<i32>(cpu)) return;
+void asi_switch_in_moved(pv::Vcpu& vcpu, unsigned cpu) {
     const unsigned slot = l4_slot_of(kImageBase);
     for (unsigned which = 0; which < 2; ++which) {
         const MappedFrame shadow = map_domain_page(Maddr(vcpu.asi_root[which]).mfn());

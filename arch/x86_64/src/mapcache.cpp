@@ -40,8 +40,10 @@ Owner* switched_in[kMaxCpus];
 
 static_assert(kMapcacheSlots == 64 && kMaxCpuWindows == kMaxCpus);
 
+// Domain id n lives in slot n - 1 (pv::find_domain), so the id gives the slot without a pointer
+// division: mapcache_switch_in asks on every full switch.
 unsigned vcpu_index(const pv::Vcpu& vcpu) {
-    const auto domain = static_cast<unsigned>(vcpu.domain - &domain_at(0));
+    const unsigned domain = vcpu.domain->id - 1u;
     HV_CHECK(domain < pv::kMaxDomains && vcpu.id < pv::kMaxVcpus);
     return domain * pv::kMaxVcpus + vcpu.id;
 }
@@ -92,9 +94,9 @@ MappedFrame map_domain_page(Mfn mfn) { return cache_here(current_cpu_index()).ma
 
 // Every resume asks (the leak check): the vCPU switched in here is the one resumed, whether or
 // not its root is loaded yet.
-unsigned mapcache_slots_in_use(unsigned cpu) {
+bool mapcache_all_free(unsigned cpu) {
     const Owner* const vcpu = switched_in[cpu];
-    return cpu_owner[cpu]->cache.slots_in_use() + (vcpu != nullptr ? vcpu->cache.slots_in_use() : 0);
+    return cpu_owner[cpu]->cache.all_free() && (vcpu == nullptr || vcpu->cache.all_free());
 }
 
 void mapcache_active_range(unsigned cpu, u64& first, u64& last) {

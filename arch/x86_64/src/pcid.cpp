@@ -13,7 +13,14 @@
 #include "hv/pv/domain.hpp"
 
 namespace hv::arch {
+
+namespace pcid_records {
+bool in_use;
+}  // namespace pcid_records
+
 namespace {
+
+using pcid_records::in_use;
 
 constexpr u64 kCr3NoFlush = u64{1} << 63;  // keep the new PCID's entries [SDM 3A §4.10.4.1]
 constexpr u64 kCr3PcidMask = 0xfff;
@@ -24,8 +31,6 @@ constexpr u32 kCpuid7EbxInvpcid = u32{1} << 10;
 // INVPCID types [SDM 2A INVPCID].
 constexpr u64 kInvpcidAddress = 0;      // one address, one PCID, global entries excepted
 constexpr u64 kInvpcidAllNonGlobal = 3;  // every PCID, global entries excepted
-
-bool in_use;
 
 // Per vCPU, meaningful on the pCPU it is loaded on (the only one that may keep its PCIDs).
 mm::VcpuPcidState vcpu_pcids[pv::kMaxDomains * pv::kMaxVcpus];
@@ -69,8 +74,6 @@ void pcid_select(bool wanted) {
                                            : "only with asi vcpu-pt";
     print("PCIDs: %s (%s)\n", in_use ? "in use" : "not used", why);
 }
-
-bool pcids_in_use() { return in_use; }
 
 void pcid_enable_cpu() {
     if (in_use) write_cr4(read_cr4() | kCr4Pcide);  // CR3[11:0] is 0 here (an idle root)

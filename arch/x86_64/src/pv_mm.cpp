@@ -86,12 +86,29 @@ bool descriptors_ok(void*, Mfn table) {
 // paging-structure entries the guest's own accesses use, so the TLB rules that keep the guest
 // from reaching a frame through a stale entry (the flushes after every table change and type
 // change) keep these reads on the tables the entries name.
+constexpr u64 kCr3Address = 0x000f'ffff'ffff'f000;  // without the PCID and flag bits
+
+// With vcpu-pt the loaded root is a shadow: it shows `root`'s entries when it is the kernel
+// shadow of the vCPU loaded on `cpu` and mirrors `root`.
+bool shadow_mirrors(unsigned cpu, u64 loaded, u64 root) {
+    const Vcpu* vcpu = arch::loaded_vcpu(cpu);
+    return vcpu != nullptr && vcpu->asi_root[0] == loaded && vcpu->asi_synced[0] == root;
+}
+
+// Off the pCPU stacks (the domain builder on the boot stack): the APIC says which pCPU.
+[[gnu::cold, gnu::noinline]] bool root_loaded_off_stack(Mfn root) {
+    const u64 loaded = arch::read_cr3() & kCr3Address;
+    return loaded == root.maddr().raw() || shadow_mirrors(arch::current_cpu_index(), loaded, root.maddr().raw());
+}
+
+// Every update_va_mapping asks: no call and no stack frame on a hypercall (a pCPU stack).
 bool root_loaded(void*, Mfn root) {
-    constexpr u64 kCr3Address = 0x000f'ffff'ffff'f000;  // without the PCID and flag bits
     const u64 loaded = arch::read_cr3() & kCr3Address;
     if (loaded == root.maddr().raw()) return true;
-    const Vcpu* vcpu = arch::loaded_vcpu(arch::current_cpu_index());
-    return vcpu != nullptr && vcpu->asi_root[0] == loaded && vcpu->asi_synced[0] == root.maddr().raw();
+    const u64 cpu = arch::cpu_index_from_stack();
+    if (cpu >= arch::kMaxCpus) [[unlikely]]
+        return root_loaded_off_stack(root);
+    return shadow_mirrors(static_cast<unsigned>(cpu), loaded, root.maddr().raw());
 }
 
 template <mm::Level kLevel>
@@ -141,11 +158,8 @@ void flush_guest_tlb_mask(Vcpu& vcpu, u32 flags, u64 va, u64 vcpu_mask, bool loc
 }
 
 void release_root_elsewhere(Vcpu& vcpu) { arch::drop_lazy_vcpu(vcpu); }
-void reload_guest_root(Vcpu& vcpu) {
-    const u64 root = arch::asi_load_root(vcpu);
-    // A shadow root carries its PCID (and may keep its TLB entries); a guest L4 is loaded as is.
-    arch::write_cr3(vcpu.asi_root[0] != 0 ? arch::pv_root_cr3(vcpu, vcpu.kernel_mode ? 0 : 1, root) : root);
-}
+// A shadow root carries its PCID (and may keep its TLB entries); a guest L4 is loaded as is.
+void reload_guest_root(Vcpu& vcpu) { arch::write_cr3(arch::asi_root_cr3(vcpu)); }
 void set_guest_m2p(Mfn mfn, u64 pfn) { arch::set_m2p(mfn, pfn); }
 u64 machine_frame_limit() { return arch::memory_summary().frame_count; }
 

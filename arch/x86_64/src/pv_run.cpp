@@ -79,7 +79,7 @@ void save_registers(pv::Vcpu& vcpu, const TrapFrame& frame) { pv::vcpu_private(v
         schedule(vcpu);
     }
     // Leak check: no hypervisor path keeps a mapcache slot across a return to the guest.
-    HV_CHECK(mapcache_slots_in_use(cpu) == 0);
+    HV_CHECK(mapcache_all_free(cpu));
     if (audit_point_due(cpu)) stop_at_audit_point(vcpu, cpu);
     if (zero_pending[cpu]) {
         zero_pending[cpu] = false;
@@ -128,34 +128,65 @@ void save_vcpu_state(pv::Vcpu& vcpu) {
     vcpu.last_loaded_cpu = current_cpu_index() + 1;
 }
 
-// THE one place that makes a vCPU's address space and CPU state the pCPU's: loaded_vcpu, CR3
-// (through reload_guest_root), TLB, GDT, CR0.TS, x87/SSE, data selectors, segment bases and
-// debug registers.
-// Nothing of the previous vCPU survives (its state was saved when it left; the image restored
-// here is complete). With asi vcpu-pt the CR3 is the vCPU's own shadow root (asi_roots.hpp).
-void load_vcpu(pv::Vcpu& vcpu) {
-    const unsigned cpu = current_cpu_index();
-    // With per-vCPU roots, first leave the root this pCPU may still hold lazily: once loaded_vcpu
-    // no longer names its vCPU, another pCPU may load that vCPU and repoint its slot 261 at its
-    // own windows, and this pCPU's stacks would vanish under it.
+namespace {
+
+// With vcpu-pt, from whatever root this pCPU holds (the previous vCPU's, kept lazily, or its idle
+// root) straight to `vcpu`'s: one CR3 load. Until `vcpu`'s root is in CR3, loaded_vcpu keeps
+// naming the previous vCPU, so no other pCPU may take that vCPU and repoint its slot 261 (our
+// stacks) meanwhile: a pCPU that wants it first asks us to drop it (DropLazy), which we serve
+// only while spinning in drop_lazy_vcpu below, before anything here depends on the root. Once
+// CR3 holds `vcpu`'s root, loaded_vcpu names it, and the caller's full flush comes after that
+// store: a shootdown sender that read the old loaded_vcpu made its page-table write before our
+// store, hence before the flush, so no translation we cached before it survives. Only when both
+// shadows are current: a re-copy must follow the loaded_vcpu store (a concurrent L4 writer that
+// read it sends us the resync), so that case goes through the idle root (switch_root_via_idle).
+void switch_root_direct(pv::Vcpu& vcpu, unsigned cpu) {
+    load_cpu_gdt(cpu);  // valid in every root: the previous vCPU's GDT window goes with its root
+    // A vCPU root is loaded on at most one pCPU (asi-reference 8.2 property 16): a pCPU still
+    // idling lazily on it gives it up before its slot 261 turns to this pCPU's windows. Not
+    // needed when this pCPU last held its state (last_loaded_cpu): a load anywhere else since
+    // would have named that pCPU (the scheduler runs a vCPU on one pCPU at a time, and every
+    // load and save records where), and our own earlier load already dropped older holders.
+    if (vcpu.last_loaded_cpu != cpu + 1) drop_lazy_vcpu(vcpu);
+    asi_switch_in(vcpu, cpu);       // its roots' slot 261 shows this pCPU's windows
+    mapcache_switch_in(vcpu, cpu);  // its own slots once its root is loaded
+    write_cr3(asi_root_cr3(vcpu));
+    set_loaded_vcpu(cpu, &vcpu);
+}
+
+// Without vcpu-pt, or when a shadow must be re-copied: loaded_vcpu first, CR3 second. A
+// shootdown sender that reads loaded_vcpu before this store made its page-table change before our
+// CR3 load, so we walk the new entries; one that reads it after sends us its flush. With vcpu-pt
+// the pCPU first leaves the root it may still hold lazily (its idle root): once loaded_vcpu no
+// longer names that root's vCPU, another pCPU may load it and repoint its slot 261 at its own
+// windows, and this pCPU's stacks would vanish under it.
+void switch_root_via_idle(pv::Vcpu& vcpu, unsigned cpu) {
     if (asi_policy().vcpu_pt) {
         load_cpu_gdt(cpu);
         write_cr3(cpu_idle_root(cpu).maddr().raw());
     }
-    // loaded_vcpu first, CR3 second: a shootdown sender that reads loaded_vcpu before this store
-    // made its page-table change before our CR3 load, so we walk the new entries; one that reads
-    // it after sends us its flush. This is the only window where running != loaded on a switch.
     set_loaded_vcpu(cpu, &vcpu);
+    if (vcpu.asi_root[0] != 0) drop_lazy_vcpu(vcpu);  // as in switch_root_direct
+    asi_switch_in(vcpu, cpu);
+    mapcache_switch_in(vcpu, cpu);
+    load_cpu_gdt(cpu);
+    pv::reload_guest_root(vcpu);  // re-copies the stale shadows, now that loaded_vcpu names it
+}
+
+}  // namespace
+
+// THE one place that makes a vCPU's address space and CPU state the pCPU's: loaded_vcpu, CR3,
+// TLB, GDT, CR0.TS, x87/SSE, data selectors, segment bases and debug registers.
+// Nothing of the previous vCPU survives (its state was saved when it left; the image restored
+// here is complete). With asi vcpu-pt the CR3 is the vCPU's own shadow root (asi_roots.hpp).
+// This is the only window where running != loaded on a switch.
+void load_vcpu(pv::Vcpu& vcpu) {
+    const unsigned cpu = current_cpu_index();
     // A full switch to another vCPU: nothing of the previous one may stay on this pCPU's stacks.
     if (asi_policy().zero_stack && last_vcpu[cpu] != &vcpu) zero_pending[cpu] = true;
     last_vcpu[cpu] = &vcpu;
-    // A vCPU root is loaded on at most one pCPU (asi-reference 8.2 property 16): a pCPU still
-    // idling lazily on it gives it up before its slot 261 turns to this pCPU's windows.
-    if (vcpu.asi_root[0] != 0) drop_lazy_vcpu(vcpu);
-    asi_switch_in(vcpu, cpu);  // its roots' slot 261 shows this pCPU's windows
-    mapcache_switch_in(vcpu, cpu);  // with vcpu-pt, its own slots once its root is loaded
-    load_cpu_gdt(cpu);         // valid in every root: the previous vCPU's window may vanish with CR3
-    pv::reload_guest_root(vcpu);
+    if (vcpu.asi_root[0] != 0 && asi_shadows_current(vcpu)) switch_root_direct(vcpu, cpu);
+    else switch_root_via_idle(vcpu, cpu);
     flush_tlb_all();  // no translation of the previous vCPU survives, global or not, in any PCID
     pcid_vcpu_flushed(vcpu);
     pv::write_hardware_ts(vcpu, false);

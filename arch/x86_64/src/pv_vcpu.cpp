@@ -56,7 +56,7 @@ auto with_vcpu_info(Vcpu& vcpu, Fn fn) {
 void switch_guest_mode(Vcpu& vcpu, bool to_kernel) {
     if (vcpu.kernel_mode == to_kernel) return;
     vcpu.kernel_mode = to_kernel;
-    reload_guest_root(vcpu);
+    arch::write_cr3(arch::asi_mode_root_cr3(vcpu));  // reload_guest_root, inline for this hot path
     // The guest kernel and user GS bases trade places, as SWAPGS would for a native kernel.
     asm volatile("swapgs" ::: "memory");
 }

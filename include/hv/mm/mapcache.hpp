@@ -124,6 +124,8 @@ class Mapcache {
     unsigned slots_in_use() const {
         return static_cast<unsigned>(__builtin_popcountll(__atomic_load_n(&used_, __ATOMIC_RELAXED)));
     }
+    // slots_in_use() == 0 without the count (the image has no POPCNT: a libgcc call per count).
+    bool all_free() const { return __atomic_load_n(&used_, __ATOMIC_RELAXED) == 0; }
 
   private:
     static constexpr u64 kAllSlots = N == 64 ? ~u64{0} : (u64{1} << N) - 1;

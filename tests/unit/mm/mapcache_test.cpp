@@ -112,16 +112,22 @@ TYPED_TEST(MapcacheTest, SlotsAreDistinctAndReused) {
     EXPECT_EQ(mapped_mfn(this->env_.ptes[3]), 0x999u);
 }
 
-// slots_in_use() is the leak check: it counts live handles and drops to zero with them.
+// slots_in_use() is the leak check: it counts live handles and drops to zero with them;
+// all_free() (the image's check on every return to a guest) says the same without counting.
 TYPED_TEST(MapcacheTest, LeakCheckCountsLiveHandles) {
     using Handle = typename TestFixture::HandleType;
     std::vector<Handle> frames;
+    EXPECT_TRUE(this->cache_.all_free());
     for (unsigned i = 0; i < 7; ++i) {
         frames.push_back(this->cache_.map(Mfn(i + 1)));
         EXPECT_EQ(this->cache_.slots_in_use(), i + 1);
+        EXPECT_FALSE(this->cache_.all_free());
     }
+    frames.erase(frames.begin(), frames.begin() + 6);
+    EXPECT_FALSE(this->cache_.all_free());  // the last slot alone still counts
     frames.clear();
     EXPECT_EQ(this->cache_.slots_in_use(), 0u);
+    EXPECT_TRUE(this->cache_.all_free());
     EXPECT_EQ(this->env_.invalidated.size(), 7u);
     for (unsigned i = 0; i < 7; ++i) EXPECT_EQ(this->env_.ptes[i], 0u);
 }

@@ -59,8 +59,9 @@ void mapcache_init_vcpu(const pv::Vcpu& vcpu, Mfn l1_table);
 void mapcache_switch_in(const pv::Vcpu& vcpu, unsigned cpu);
 
 MappedFrame map_domain_page(Mfn mfn);
-// For leak checks: slots in use in `cpu`'s window and in the slots of the vCPU loaded there.
-unsigned mapcache_slots_in_use(unsigned cpu);
+// The leak check on every return to a guest: no slot in use in `cpu`'s window nor in the slots
+// of the vCPU switched in there. Two bitmap loads, no count.
+bool mapcache_all_free(unsigned cpu);
 // The VA range [first, last] map_domain_page uses on this pCPU right now (the audit point's
 // volatile range).
 void mapcache_active_range(unsigned cpu, u64& first, u64& last);

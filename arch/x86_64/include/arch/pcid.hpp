@@ -25,7 +25,10 @@ namespace hv::arch {
 // Boot, after the ASI policy is fixed: PCIDs are used when `wanted` (option pcid), asi vcpu-pt
 // is on and CPUID offers both PCID (1:ECX[17]) and INVPCID (7:EBX[10]). Prints the boot line.
 void pcid_select(bool wanted);
-bool pcids_in_use();
+namespace pcid_records {
+extern bool in_use;  // set once by pcid_select, before any guest runs; read inline by asi_root_cr3
+}  // namespace pcid_records
+inline bool pcids_in_use() { return pcid_records::in_use; }
 // Every pCPU, while CR3 still holds PCID 0: sets CR4.PCIDE when PCIDs are in use.
 void pcid_enable_cpu();
 

@@ -13,10 +13,15 @@ namespace hv::arch {
 // on every hot path. Anywhere else (the boot stack lies outside the stacks region, so its window
 // number is huge) the slow path asks the local APIC ID.
 unsigned current_cpu_index_from_apic();
-inline unsigned current_cpu_index() {
+// The stack window alone: the pCPU index on a pCPU stack, kMaxCpus or more anywhere else. For hot
+// paths that keep their off-stack fallback out of line, so that they need no stack frame.
+inline u64 cpu_index_from_stack() {
     u64 rsp;
     asm("movq %%rsp, %0" : "=r"(rsp));
-    const u64 window = (rsp - kCpuStacksBase) / kCpuStackWindow;  // huge below the base
+    return (rsp - kCpuStacksBase) / kCpuStackWindow;  // huge below the base
+}
+inline unsigned current_cpu_index() {
+    const u64 window = cpu_index_from_stack();
     if (window < kMaxCpus) [[likely]] return static_cast<unsigned>(window);
     return current_cpu_index_from_apic();
 }
