@@ -8,7 +8,9 @@
 //   - REP OUTSB of 3 bytes: a #DB after each element, RIP on the instruction (RCX 2, 1) until the
 //     last, after it (RCX 0);
 //   - CLI: Xen 4.17 retires it without a step; the hardware steps the next instruction instead;
-//   - OUT refused by the virtual IOPL (0): only the #GP, at the OUT, and DR6 untouched.
+//   - OUT refused by the virtual IOPL (0): only the #GP, at the OUT, and DR6 untouched;
+//   - a hypercall by SYSCALL: one #DB with BS, after the SYSCALL or after the next instruction
+//     (see hypercall_syscall).
 // The port is 0x21 (the PIC's mask) because Xen denies it even to dom0, the oracle's domain: a
 // port the domain was granted is accessed for real through a stub, which Xen 4.17 retires as
 // X86EMUL_DONE, without a step (an I/O breakpoint still reports, without BS). A denied port is
@@ -138,6 +140,18 @@ u64 step_refused_out() {
     return at;
 }
 
+// xen_version(XENVER_version) by a raw SYSCALL under TF; returns its result.
+Stepped step_syscall(long& result) {
+    Stepped s;
+    long rax;
+    asm volatile(STEP_OVER("syscall")
+                 : [after_insn] "=r"(s.after_insn), [after_nop] "=r"(s.after_nop), "=a"(rax)
+                 : "a"(u64{xen::kXenVersion}), "D"(u64{xen::kXenVersionVersion}), "S"(u64{0})
+                 : "rcx", "r11", "rdx", "memory", "cc");
+    result = rax;
+    return s;
+}
+
 void set_iopl(unsigned iopl) {
     xen::PhysdevSetIopl request{iopl};
     expect_eq("PHYSDEVOP_set_iopl", hypercall(xen::kPhysdevOp, xen::kPhysdevOpSetIopl, reinterpret_cast<u64>(&request)), 0);
@@ -215,6 +229,23 @@ void interrupt_flag() {
     expect_one_trap("cli (Xen 4.17: not stepped; the hardware steps the NOP)", s.after_nop, kDr6Default | kDr6Bs);
 }
 
+// A hypercall under TF: no hypervisor code is stepped (SFMASK clears TF), the hypercall works,
+// and the guest gets one step #DB with BS. Where differs: Xen 4.17 returns by SYSRET, which (on
+// QEMU TCG, as on CPUs) traps at once, at the instruction after the SYSCALL; Isola returns by
+// IRETQ, which traps only after the next instruction, the NOP. Both are accepted; docs/pv.md.
+void hypercall_syscall() {
+    reset();
+    const long version = hypercall(xen::kXenVersion, xen::kXenVersionVersion, 0);
+    long result = 0;
+    const Stepped s = step_syscall(result);
+    expect_eq("xen_version by SYSCALL under TF", result, version);
+    if (debug_traps != 1) return fail("SYSCALL under TF: %u #DBs, expected 1\n", debug_traps);
+    if (traps[0].dr6 != (kDr6Default | kDr6Bs)) fail("SYSCALL under TF: DR6 0x%lx\n", traps[0].dr6);
+    if (traps[0].rip == s.after_insn) return print("SYSCALL under TF: #DB right after the SYSCALL (SYSRET)\n");
+    if (traps[0].rip == s.after_nop) return print("SYSCALL under TF: #DB after the next instruction (IRETQ)\n");
+    fail("SYSCALL under TF: #DB at 0x%lx, expected 0x%lx or 0x%lx\n", traps[0].rip, s.after_insn, s.after_nop);
+}
+
 void refused_out() {
     reset();
     const u64 at = step_refused_out();
@@ -234,6 +265,7 @@ void test_main() {
     port_output_on_io_breakpoint();
     rep_outs();
     interrupt_flag();
+    hypercall_syscall();
     refused_out();
     reset();
 }
