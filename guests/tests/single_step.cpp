@@ -6,7 +6,7 @@
 //     the instruction, DR6 = BS (get_debugreg(6)), and the instruction's effect done;
 //   - OUT to a port an I/O breakpoint watches (CR4.DE): one #DB with BS and B0 together;
 //   - REP OUTSB of 3 bytes: a #DB after each element, RIP on the instruction (RCX 2, 1) until the
-//     last, after it (RCX 0);
+//     last, after it (RCX 0); the same without TF on a watched port, with B0 instead of BS;
 //   - CLI: Xen 4.17 retires it without a step; the hardware steps the next instruction instead;
 //   - OUT refused by the virtual IOPL (0): only the #GP, at the OUT, and DR6 untouched;
 //   - a hypercall by SYSCALL: one #DB with BS, after the SYSCALL or after the next instruction
@@ -114,16 +114,17 @@ Stepped step_cli() {
     return s;
 }
 
-// REP OUTSB of `count` bytes from `buffer` to port 0x21; keep_stepping_at is the REP itself.
-Stepped step_rep_outsb(const u8* buffer, u64 count) {
+// REP OUTSB of `count` bytes from `buffer` to port 0x21, under TF when `flags` is 0x100;
+// keep_stepping_at is the REP itself.
+Stepped step_rep_outsb(const u8* buffer, u64 count, u64 flags) {
     Stepped s;
     asm volatile("leaq 0f(%%rip), %%rax\n\tmovq %%rax, %[keep]\n\t"
-                 "pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n"
+                 "pushfq\n\torq %[flags], (%%rsp)\n\tpopfq\n"
                  "0:\trep outsb\n1:\tnop\n2:\t"
                  "leaq 1b(%%rip), %[after_insn]\n\tleaq 2b(%%rip), %[after_nop]"
                  : [after_insn] "=r"(s.after_insn), [after_nop] "=r"(s.after_nop), [keep] "=m"(keep_stepping_at),
                    "+S"(buffer), "+c"(count)
-                 : "d"(0x21)
+                 : "d"(0x21), [flags] "r"(flags)
                  : "rax", "memory", "cc");
     return s;
 }
@@ -204,21 +205,44 @@ void port_output_on_io_breakpoint() {
     asm volatile("movq %0, %%cr4" ::"r"(cr4) : "memory");
 }
 
+// Three #DBs over a 3-byte REP OUTSB, each with `dr6`: two at the REP (RCX 2, 1), then after it.
+void expect_rep_traps(const char* what, const Stepped& s, u64 dr6) {
+    const u64 rep = s.after_insn - 2;  // rep outsb: f3 6e
+    if (debug_traps != 3) return fail("%s: %u #DBs, expected 3\n", what, debug_traps);
+    for (unsigned i = 0; i < 3; ++i) {
+        const u64 rip = i == 2 ? s.after_insn : rep;
+        if (traps[i].rip != rip) fail("%s: #DB %u at 0x%lx, expected 0x%lx\n", what, i, traps[i].rip, rip);
+        if (traps[i].dr6 != dr6) fail("%s: #DB %u DR6 0x%lx, expected 0x%lx\n", what, i, traps[i].dr6, dr6);
+        if (traps[i].rcx != 2 - i) fail("%s: #DB %u RCX %lu, expected %u\n", what, i, traps[i].rcx, 2 - i);
+    }
+}
+
 void rep_outs() {
     reset();
     static const u8 bytes[3] = {1, 2, 3};
     set_iopl(1);
-    const Stepped s = step_rep_outsb(bytes, 3);
+    const Stepped s = step_rep_outsb(bytes, 3, kTf);
     set_iopl(0);
-    expect_eq("#DBs over a 3-byte REP OUTSB", debug_traps, 3);
-    const u64 rep = s.after_insn - 2;  // rep outsb: f3 6e
-    for (unsigned i = 0; i < 3 && i < debug_traps; ++i) {
-        const bool last = i == 2;
-        if (traps[i].dr6 != (kDr6Default | kDr6Bs)) fail("REP step %u: DR6 0x%lx\n", i, traps[i].dr6);
-        expect_eq("REP step: RCX left", static_cast<long>(traps[i].rcx), 2 - static_cast<long>(i));
-        if (last && traps[i].rip != s.after_insn) fail("REP last step at 0x%lx, expected 0x%lx\n", traps[i].rip, s.after_insn);
-        if (!last && traps[i].rip != rep) fail("REP step %u at 0x%lx, expected the REP at 0x%lx\n", i, traps[i].rip, rep);
-    }
+    expect_rep_traps("REP OUTSB under TF", s, kDr6Default | kDr6Bs);
+}
+
+// Without TF, a REP OUTSB to a watched port also stops after each element (Xen's rep_outs
+// breaks on a breakpoint match): a #DB with B0 per element.
+void rep_outs_on_io_breakpoint() {
+    constexpr u64 kCr4De = 1u << 3, kL0 = 1, kIo1Byte0 = u64{2} << 16;
+    reset();
+    static const u8 bytes[3] = {1, 2, 3};
+    u64 cr4;
+    asm volatile("movq %%cr4, %0" : "=r"(cr4));
+    asm volatile("movq %0, %%cr4" ::"r"(cr4 | kCr4De) : "memory");
+    expect_eq("DR0 = port 0x21", set_dr(0, 0x21), 0);
+    expect_eq("DR7 = L0, I/O, 1 byte", set_dr(7, kL0 | kIo1Byte0), 0);
+    set_iopl(1);
+    const Stepped s = step_rep_outsb(bytes, 3, 0);
+    set_iopl(0);
+    expect_eq("DR7 = 0", set_dr(7, 0), 0);
+    asm volatile("movq %0, %%cr4" ::"r"(cr4) : "memory");
+    expect_rep_traps("REP OUTSB on an I/O breakpoint", s, kDr6Default | 1);
 }
 
 void interrupt_flag() {
@@ -264,6 +288,7 @@ void test_main() {
     port_output();
     port_output_on_io_breakpoint();
     rep_outs();
+    rep_outs_on_io_breakpoint();
     interrupt_flag();
     hypercall_syscall();
     refused_out();
