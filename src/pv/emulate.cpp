@@ -22,6 +22,8 @@ constexpr u32 kMaxHypervisorLeaf = 0x40000002;
 
 constexpr u64 kCr0Ts = 1u << 3;
 constexpr u64 kCr4De = 1u << 3;
+constexpr u64 kFlagTf = 1u << 8, kFlagRf = 1u << 16;
+constexpr u64 kDr6SingleStep = 1u << 14;  // DR6.BS
 
 u64 guest_cr3(const Vcpu& vcpu) { return vcpu.kernel_mode ? vcpu.kernel_cr3 : vcpu.user_cr3; }
 u64 guest_cr0(const Vcpu& vcpu) { return kGuestCr0 | (vcpu.cr0_ts ? kCr0Ts : 0); }
@@ -110,6 +112,42 @@ Emulation msr_access(arch::TrapFrame& regs, bool write, usize length) {
     return Emulation::Done;
 }
 
+// Retires an emulated instruction as Xen does: RF cleared (x86_emulate and
+// pv_emul_instruction_done do, so a breakpoint on the next instruction is not suppressed), and
+// one #DB after it when it hit an I/O breakpoint or runs under RFLAGS.TF (single-step, DR6.BS;
+// the emulated instructions never change TF, so the flag now is the flag it started with). DR6
+// collects the bits sticky, as 4.17's `dr6 |= bpmatch | DR_STEP`. A refused instruction never
+// comes here: its fault is delivered instead, with no step.
+Emulation retire(Vcpu& vcpu, arch::TrapFrame& regs, Emulation result, const Retirement& retirement) {
+    if (result != Emulation::Done) return result;
+    regs.rflags &= ~kFlagRf;
+    u64 status = retirement.breakpoints;
+    if ((regs.rflags & kFlagTf) != 0 && retirement.single_step) status |= kDr6SingleStep;
+    if (status == 0) return Emulation::Done;
+    merge_debug_status(vcpu, status);
+    return Emulation::DoneDebugTrap;
+}
+
+// The privileged instructions other than I/O and CLI/STI: guest kernel mode only.
+Emulation emulate_kernel_only(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn) {
+    if (!vcpu.kernel_mode) return Emulation::NotHandled;  // user mode: the #GP stands
+    const usize at = insn.prefix_count;
+    if (at + 2 > insn.length || insn.bytes[at] != 0x0f) return Emulation::NotHandled;
+    switch (insn.bytes[at + 1]) {
+        case 0x20: return read_control_register(vcpu, regs, insn, at);
+        case 0x22: return write_control_register(vcpu, regs, insn, at);
+        case 0x21: return debug_register(vcpu, regs, insn, at, /*write=*/false);
+        case 0x23: return debug_register(vcpu, regs, insn, at, /*write=*/true);
+        case 0x06:  // CLTS
+            set_virtual_ts(vcpu, false);
+            regs.rip += at + 2;
+            return Emulation::Done;
+        case 0x32: return msr_access(regs, /*write=*/false, at + 2);
+        case 0x30: return msr_access(regs, /*write=*/true, at + 2);
+        default: return Emulation::NotHandled;
+    }
+}
+
 }  // namespace
 
 u64& gpr(arch::TrapFrame& regs, unsigned number) {
@@ -165,30 +203,17 @@ Emulation emulate_invalid_opcode(Vcpu& vcpu, arch::TrapFrame& regs) {
     regs.rcx = value.ecx;
     regs.rdx = value.edx;
     regs.rip += 7;
-    return Emulation::Done;
+    return retire(vcpu, regs, Emulation::Done, Retirement{});  // Xen: pv_emul_instruction_done
 }
 
 Emulation emulate_privileged(Vcpu& vcpu, arch::TrapFrame& regs) {
     Instruction insn{};
     if (!fetch(vcpu, regs.rip, insn)) return Emulation::NotHandled;
     // I/O and interrupt-flag instructions are checked against the virtual IOPL in either mode.
-    if (const Emulation io = emulate_io(vcpu, regs, insn); io != Emulation::NotHandled) return io;
-    if (!vcpu.kernel_mode) return Emulation::NotHandled;  // user mode: the #GP stands
-    const usize at = insn.prefix_count;
-    if (at + 2 > insn.length || insn.bytes[at] != 0x0f) return Emulation::NotHandled;
-    switch (insn.bytes[at + 1]) {
-        case 0x20: return read_control_register(vcpu, regs, insn, at);
-        case 0x22: return write_control_register(vcpu, regs, insn, at);
-        case 0x21: return debug_register(vcpu, regs, insn, at, /*write=*/false);
-        case 0x23: return debug_register(vcpu, regs, insn, at, /*write=*/true);
-        case 0x06:  // CLTS
-            set_virtual_ts(vcpu, false);
-            regs.rip += at + 2;
-            return Emulation::Done;
-        case 0x32: return msr_access(regs, /*write=*/false, at + 2);
-        case 0x30: return msr_access(regs, /*write=*/true, at + 2);
-        default: return Emulation::NotHandled;
-    }
+    Retirement retirement;
+    Emulation result = emulate_io(vcpu, regs, insn, retirement);
+    if (result == Emulation::NotHandled) result = emulate_kernel_only(vcpu, regs, insn);
+    return retire(vcpu, regs, result, retirement);
 }
 
 }  // namespace hv::pv

@@ -30,8 +30,15 @@ struct Instruction {
 // False when not even one byte is readable.
 bool fetch(Vcpu& vcpu, u64 rip, Instruction& insn);
 
+// What a completed instruction leaves for its retirement (Xen's bpmatch and x86_emulate's
+// retire.singlestep): the I/O breakpoints it hit, and whether RFLAGS.TF single-steps it.
+struct Retirement {
+    u64 breakpoints = 0;      // B0-B3 for DR6
+    bool single_step = true;  // false for CLI/STI: Xen retires them without a step (emulate_io.cpp)
+};
+
 // IN, OUT, INS, OUTS, CLI and STI, from guest kernel or user mode (emulate_io.cpp). NotHandled
-// when the opcode is none of these.
-Emulation emulate_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn);
+// when the opcode is none of these. `retire` is filled when the result is Done.
+Emulation emulate_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, Retirement& retire);
 
 }  // namespace hv::pv

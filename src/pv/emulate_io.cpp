@@ -7,9 +7,9 @@
 // its #GP(0). An allowed access still reaches no device: Isola grants guests NO real I/O ports,
 // so reads return all ones and writes are dropped, which is what Xen does for ports a domain has
 // not been given. CLI and STI are no-ops: the virtual interrupt flag is vcpu_info's upcall mask,
-// and Xen does not touch it here either. A completed IN/OUT/INS/OUTS that touches a port an
-// enabled I/O breakpoint covers (virtual CR4.DE set) adds B0-B3 to DR6 and raises #DB after the
-// instruction, as Xen's check_guest_io_breakpoint does.
+// and Xen does not touch it here either. An IN/OUT/INS/OUTS that touches a port an enabled I/O
+// breakpoint covers (virtual CR4.DE set) reports B0-B3 for the #DB after the instruction, as
+// Xen's check_guest_io_breakpoint does; emulate.cpp delivers it (with BS when single-stepping).
 #include "hv/core/optional.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/guest_memory.hpp"
@@ -23,7 +23,7 @@ namespace {
 // A REP INS/OUTS does at most this many elements per trap; RIP stays on the instruction until
 // RCX reaches 0, so the rest runs when the guest re-executes it (as an interrupted REP does).
 constexpr u64 kMaxElementsPerTrap = 1024;
-constexpr u64 kFlagDf = 1u << 10;
+constexpr u64 kFlagTf = 1u << 8, kFlagDf = 1u << 10;
 constexpr u8 kPrefixFs = 0x64, kPrefixGs = 0x65;
 
 enum class IoKind : u8 { In, Out, Ins, Outs, InterruptFlag };
@@ -70,15 +70,17 @@ u64 source_base(Vcpu& vcpu, const Instruction& insn) {
 }
 
 // INS stores all ones at ES:RDI; OUTS reads (and drops) DS:RSI, or FS:/GS:RSI with an override.
-// A memory operand that cannot be accessed gives #GP(0) (Xen would deliver the #PF).
-Emulation string_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, const IoInstruction& io) {
+// At most `limit` elements; `done` counts them. A memory operand that cannot be accessed gives
+// #GP(0) (Xen would deliver the #PF).
+Emulation string_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, const IoInstruction& io, u64 limit,
+                    u64& done) {
     const bool ins = io.kind == IoKind::Ins;
     const u64 address_mask = insn.address_size_32 ? 0xffffffff : ~u64{0};
     const u64 base = ins ? 0 : source_base(vcpu, insn);
     u64& index = ins ? regs.rdi : regs.rsi;
     const u64 step = (regs.rflags & kFlagDf) != 0 ? -u64{io.size} : u64{io.size};
     u64 remaining = insn.rep ? regs.rcx & address_mask : 1;
-    for (u64 done = 0; remaining > 0 && done < kMaxElementsPerTrap; ++done) {
+    for (done = 0; remaining > 0 && done < limit; ++done) {
         const u64 va = base + (index & address_mask);
         u32 data = 0xffffffff;
         const bool ok = ins ? copy_to_guest(vcpu, va, &data, io.size) : copy_from_guest(vcpu, &data, va, io.size);
@@ -98,37 +100,39 @@ u32 port_of(const Instruction& insn, const arch::TrapFrame& regs) {
     return static_cast<u32>(regs.rdx & 0xffff);
 }
 
-// Done, or DoneDebugTrap with DR6 updated when the completed access hit an I/O breakpoint. A REP
-// INS/OUTS cut short (RIP still on it) reports the hit when its last part completes.
-Emulation io_done(Vcpu& vcpu, const arch::TrapFrame& regs, u64 rip_before, u32 port, unsigned size) {
-    if (regs.rip == rip_before) return Emulation::Done;
-    const u64 match = io_breakpoint_match(vcpu, port, size);
-    if (match == 0) return Emulation::Done;
-    merge_debug_status(vcpu, match);
-    return Emulation::DoneDebugTrap;
+// A REP INS/OUTS does one element per trap when each must be reported: under RFLAGS.TF
+// (x86_emulate's get_rep_prefix) and when the port hits an I/O breakpoint (Xen's rep_ins and
+// rep_outs stop after it). RIP stays on the instruction until RCX reaches 0.
+u64 element_limit(const arch::TrapFrame& regs, u64 breakpoints) {
+    return (regs.rflags & kFlagTf) != 0 || breakpoints != 0 ? 1 : kMaxElementsPerTrap;
 }
 
 }  // namespace
 
-Emulation emulate_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn) {
+Emulation emulate_io(Vcpu& vcpu, arch::TrapFrame& regs, const Instruction& insn, Retirement& retire) {
     const Optional<IoInstruction> decoded = decode(insn);
     if (!decoded) return Emulation::NotHandled;
     const IoInstruction io = decoded.value();
     if (!io_privileged(vcpu)) return Emulation::RaiseGp;
-    const u64 rip_before = regs.rip;
-    const u32 port = port_of(insn, regs);
-    switch (io.kind) {
-        case IoKind::In: read_all_ones(regs, io.size); break;
-        case IoKind::Out: break;  // writes dropped
-        case IoKind::InterruptFlag: regs.rip += io.length; return Emulation::Done;  // CLI/STI change nothing
-        case IoKind::Ins:
-        case IoKind::Outs: {
-            const Emulation result = string_io(vcpu, regs, insn, io);
-            return result == Emulation::Done ? io_done(vcpu, regs, rip_before, port, io.size) : result;
-        }
+    if (io.kind == IoKind::InterruptFlag) {
+        // CLI/STI change nothing. Xen's validate() retires them as X86EMUL_DONE, which 4.17's
+        // x86_emulate does not single-step: no #DB after them even with TF set.
+        regs.rip += io.length;
+        retire.single_step = false;
+        return Emulation::Done;
     }
+    const u64 breakpoints = io_breakpoint_match(vcpu, port_of(insn, regs), io.size);
+    if (io.kind == IoKind::Ins || io.kind == IoKind::Outs) {
+        u64 done = 0;
+        const Emulation result = string_io(vcpu, regs, insn, io, element_limit(regs, breakpoints), done);
+        // REP with RCX = 0 touches no port: Xen skips it before rep_ins/rep_outs, so no breakpoint.
+        if (result == Emulation::Done && done > 0) retire.breakpoints = breakpoints;
+        return result;
+    }
+    if (io.kind == IoKind::In) read_all_ones(regs, io.size);  // OUT: the write is dropped
     regs.rip += io.length;
-    return io_done(vcpu, regs, rip_before, port, io.size);
+    retire.breakpoints = breakpoints;
+    return Emulation::Done;
 }
 
 }  // namespace hv::pv

@@ -72,7 +72,11 @@ unsigned decode_int_n(const u8* bytes, usize length, u8& vector) {
 void handle_guest_exception(Vcpu& vcpu, arch::TrapFrame& regs, u64 cr2) {
     const unsigned vector = static_cast<unsigned>(regs.vector);
     if (vector == kVectorGp && (regs.error_code & 2) != 0) return handle_int_n(vcpu, regs, regs.error_code);
-    if (vector == kVectorUd && emulate_invalid_opcode(vcpu, regs) == Emulation::Done) return;
+    if (vector == kVectorUd) {
+        const Emulation result = emulate_invalid_opcode(vcpu, regs);
+        if (result == Emulation::Done) return;
+        if (result == Emulation::DoneDebugTrap) return bounce_vector(vcpu, regs, kVectorDebug, {});  // single-step
+    }
     if (vector == kVectorGp && regs.error_code == 0) {
         const Emulation result = emulate_privileged(vcpu, regs);
         if (result == Emulation::Done) return;

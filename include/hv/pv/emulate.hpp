@@ -4,7 +4,9 @@
 // A #UD may be the forced-emulation CPUID ("ud2; 'xen'; cpuid"); a #GP(0) may be a control
 // register access, a debug-register move, RDMSR/WRMSR, CLTS, IN/OUT/INS/OUTS or CLI/STI. Anything
 // else, or any of these in guest user mode except the I/O ones (which obey the virtual IOPL), is
-// reflected to the guest as the original fault.
+// reflected to the guest as the original fault. A completed instruction is retired as Xen 4.17
+// does: RF cleared, and #DB after it for an I/O breakpoint hit and for RFLAGS.TF (DR6.BS; not
+// after CLI/STI, which Xen's x86_emulate retires without a step). A refused one only faults.
 #pragma once
 
 #include "arch/trap_frame.hpp"
@@ -19,7 +21,7 @@ enum class Emulation : u8 {
     NotHandled,   // not ours: deliver the original fault
     RaiseGp,      // deliver #GP(0) at the instruction
     RaiseUd,      // deliver #UD at the instruction
-    DoneDebugTrap,  // emulated, and it hit an I/O breakpoint: DR6 updated, deliver #DB after it
+    DoneDebugTrap,  // emulated, then a #DB after it (I/O breakpoint hit or RFLAGS.TF): DR6 updated
 };
 
 Emulation emulate_invalid_opcode(Vcpu& vcpu, arch::TrapFrame& regs);
