@@ -24,7 +24,7 @@ long console_io(Vcpu& vcpu, const HypercallArgs& args) {
     for (u64 done = 0; done < count;) {
         const usize step = count - done < sizeof chunk ? static_cast<usize>(count - done) : sizeof chunk;
         if (!copy_from_guest(vcpu, chunk, buffer + done, step)) return -xen::kEFAULT;
-        for (usize i = 0; i < step; ++i) domain_console_put(*vcpu.domain, chunk[i]);
+        domain_console_write(*vcpu.domain, chunk, step);
         done += step;
     }
     return 0;

@@ -3,6 +3,7 @@
 // [pv-abi.md §3.15; Xen ABI xen/include/public/vcpu.h]
 #include "hv/core/spinlock.hpp"
 #include "hv/pv/domain_mm.hpp"
+#include "hv/pv/domain_private.hpp"
 #include "hv/pv/guest_memory.hpp"
 #include "hv/pv/guest_mode.hpp"
 #include "hv/pv/vcpu_context.hpp"
@@ -26,13 +27,14 @@ long initialise_from(Vcpu& caller, Vcpu& target, xen::VcpuGuestContext& context,
 }
 
 // The context is large (5 KiB): it is copied into the domain's buffer, under mm_lock like the
-// references load_vcpu_context takes. The buffer sits in the image's .bss, which every root
-// maps, and holds the new vCPU's registers: it is cleared before the lock is dropped, so the
-// registers live on only in the target's private page (vcpu_private.hpp).
+// references load_vcpu_context takes. The buffer is in the domain's private area
+// (domain_private.hpp), which only the domain's own roots map; it is still cleared before the
+// lock is dropped, so the registers live on only in the target's private page (vcpu_private.hpp).
 long initialise(Vcpu& caller, Vcpu& target, u64 argument) {
     Domain& domain = *caller.domain;
+    DomainPrivateView area(caller);
     SpinlockGuard guard(domain.mm_lock);
-    xen::VcpuGuestContext& context = domain.context_buffer;
+    xen::VcpuGuestContext& context = area.context_buffer();
     const long result = initialise_from(caller, target, context, argument);
     auto* bytes = reinterpret_cast<volatile u8*>(&context);  // volatile: a dead store to keep
     for (usize i = 0; i < sizeof context; ++i) bytes[i] = 0;

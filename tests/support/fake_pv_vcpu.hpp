@@ -9,6 +9,7 @@
 #include "hv/pv/hypercall.hpp"
 #include "support/fake_guest_memory.hpp"
 #include "support/fake_guest_mode.hpp"
+#include "support/fake_domain_private.hpp"
 #include "support/fake_vcpu_private.hpp"
 #include "support/host_console.hpp"
 
@@ -38,6 +39,7 @@ struct PvVcpuFixture {
         vcpu.kernel_cr3 = 0x1000;
         fake_vcpu_platform() = {};
         reset_fake_vcpu_private();
+        reset_fake_domain_private();
         take_console_output();
     }
     long call(u64 number, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {

@@ -104,6 +104,14 @@ Result<void, const char*> perdomain_init_vcpu(pv::Vcpu& vcpu) {
     // The vCPU's private state: only in its own L3 with vcpu-pt (vcpu_private.hpp).
     if (!api().populate(ref(vcpu), private_va, &vcpu.private_frame, 1, mm::Attrs{.write = true}).ok())
         return Error{"cannot map the vCPU's private state in the per-domain area"};
+    // The domain's private state, in every L3 of the domain (each vCPU's own, or the shared one
+    // again: populate replaces what is there with the same frames).
+    const Vaddr domain_va(domain_private_va());
+    if (!api().create(ref(vcpu), domain_va, pv::kDomainPrivatePages, mm::Populate::No).ok() ||
+        !api().populate(ref(vcpu), domain_va, vcpu.domain->private_frames, pv::kDomainPrivatePages,
+                        mm::Attrs{.write = true})
+             .ok())
+        return Error{"cannot map the domain's private state in the per-domain area"};
     // Only behind the vCPU's own L3: its root is then loaded on one pCPU at a time, and a pCPU
     // leaves it with a CR3 load, so the local INVLPG of a replaced window page is complete.
     // Without vcpu-pt a pCPU may keep the domain's root lazily while the vCPU runs elsewhere

@@ -4,6 +4,7 @@
 #include "arch/pv_build.hpp"
 
 #include "arch/asi_roots.hpp"
+#include "arch/domain_private_area.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/perdomain_area.hpp"
 #include "arch/memory.hpp"
@@ -101,6 +102,7 @@ void release_memory(pv::Domain& d) {
     if (d.shared_info.raw() != 0) frames.free(d.shared_info);
     for (pv::Vcpu& vcpu : d.vcpus)
         if (vcpu.domain == &d) vcpu_private_release(vcpu);
+    domain_private_release(d);
     for (Mfn& frame : d.grants.frames)
         if (frame.raw() != 0) frames.free(frame);
     for (Mfn& frame : d.grants.status_frames)
@@ -327,6 +329,7 @@ Result<void, const char*> build_from_image(pv::Domain& d, const u8* file, usize 
     if (!layout.ok()) return BuildError{layout.error()};
     HV_TRY(allocate_memory(d));
     HV_TRY(perdomain_init_domain(d));  // before the first L4 validation: it points slot 260 here
+    HV_TRY(domain_private_create(d));
     InitialTables tables(d, layout.value());
     const auto l4 = tables.build();
     if (!l4.ok()) return BuildError{l4.error()};

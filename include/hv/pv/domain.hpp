@@ -7,6 +7,7 @@
 #include "hv/core/spinlock.hpp"
 #include "hv/core/types.hpp"
 #include "hv/sched/scheduler.hpp"
+#include "hv/pv/domain_private.hpp"
 #include "hv/pv/event_channel.hpp"
 #include "hv/pv/grant_table.hpp"
 #include "hv/pv/xen_abi.hpp"
@@ -114,8 +115,6 @@ struct Domain {
     u64 nr_pages;
     Mfn p2m_frames[kMaxP2mFrames];  // domain-pool frames (class PerDomain) holding pfn -> mfn
     Mfn shared_info;
-    char console_line[160];  // guest console output, flushed line by line with a "(dN) " prefix
-    usize console_length;
     u64 vm_assist;  // bit n set: VMASST type n enabled (vm_assist hypercall)
     u64 perdomain_l3;  // the L3 its vCPUs share behind slot 260 without asi vcpu-pt (else 0)
     Vcpu vcpus[kMaxVcpus];
@@ -123,20 +122,29 @@ struct Domain {
     // Serialises the domain's page-type engine (mmu_update, mmuext_op, update_va_mapping, grant
     // and descriptor ops, VCPUOP_initialise) when its vCPUs run on several pCPUs at once.
     Spinlock mm_lock;
-    xen::VcpuGuestContext context_buffer;  // VCPUOP_initialise's copy (under mm_lock): not on the stack
-    EventChannels evtchn;
+    // The guest's console line, its event-channel ports and global VIRQ bindings and the
+    // VCPUOP_initialise buffer: in its private area (domain_private.hpp), not here in .bss.
+    Mfn private_frames[kDomainPrivatePages];  // domain-pool frames, class PerDomain(id)
+    // Event-channel buckets valid beyond the first (Xen's valid_evtchns): another domain's
+    // bind_interdomain checks a port against it, so it is bookkeeping, not private state.
+    u16 evtchn_valid_buckets;
 
     // ---- Grant table (grant_table.cpp): its frames are Guest-class frames of this domain
     // while shared with it, Hypervisor/PerDomain while held back (see grant_table.hpp). ----
     GrantTable grants;
 };
 
+// Here, not in domain_private.hpp: it needs a complete Vcpu.
+inline DomainPrivateView::DomainPrivateView(Vcpu& running)
+    : domain_(*running.domain), window_(domain_private_window(running)) {}
+
 // Ends the domain: it never runs again. Prints one console line saying why when it crashed.
 void domain_shutdown(Domain& domain, u32 reason);
 void domain_crash(Domain& domain, const char* why);
 // The domain of this boot with id `id` (whatever its state), or nullptr.
 Domain* find_domain(u16 id);
-// Guest console output: buffered per line, printed with a "(dN) " prefix, non-printables as '.'.
-void domain_console_put(Domain& domain, char c);
+// Guest console output: buffered per line (in the domain's private area), printed with a "(dN) "
+// prefix, non-printables as '.'.
+void domain_console_write(Domain& domain, const char* bytes, usize count);
 
 }  // namespace hv::pv

@@ -25,7 +25,8 @@ struct Domain;
 struct Vcpu;
 
 // The 2-level ABI names 4096 ports; our table holds the first kEvtchnPorts of them and answers
-// -ENOSPC beyond (Xen: 4095 ports for dom0). 8 bytes per port keep a Domain small.
+// -ENOSPC beyond (Xen: 4095 ports for dom0). 8 bytes per port: the table is
+// two pages of the domain's private area.
 inline constexpr unsigned kEvtchnPorts = 1024;
 // As in Xen, ports become "valid" (usable in status/close/send/unmask/poll without -EINVAL) one
 // bucket at a time as allocation reaches them, and stay valid. Xen 4.17's bucket is 64 ports.
@@ -47,12 +48,8 @@ struct EvtchnPort {
 };
 static_assert(sizeof(EvtchnPort) == 8);
 
-// A domain's port table. All-zero is a fresh table (port 0 reserved, one valid bucket).
-struct EventChannels {
-    EvtchnPort ports[kEvtchnPorts];
-    u16 valid_buckets;  // beyond the first, which is always valid
-    u16 virq_port[kEvtchnVirqs];  // global VIRQ bindings (per-vCPU ones: Vcpu::virq_port); 0 = unbound
-};
+// A domain's port table is in its private area (domain_private.hpp), the count of valid buckets
+// in pv::Domain. All-zero is a fresh table (port 0 reserved, one valid bucket).
 
 // ---- Operations for the guest running `vcpu`. Each returns 0 or a negated Xen errno and fills
 // the structure's out fields on success. They take the global event-channel lock. ----

@@ -13,6 +13,7 @@
 #include "hv/pv/hypercall.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_domain_mm.hpp"
+#include "support/fake_domain_private.hpp"
 #include "support/fake_event_channel.hpp"
 #include "support/fake_guest_memory.hpp"
 #include "support/guest_values.hpp"
@@ -42,6 +43,7 @@ struct EventChannelTest : ::testing::Test, test::GuestValues {
         init(*d1, 1);
         init(*d2, 2);
         test::fake_event_platform() = {};
+        test::reset_fake_domain_private();
         test::fake_event_platform().domains = {d1.get(), d2.get()};
         test::fake_vcpu_platform() = {};
         test::fake_guest_memory().map(kStackTop - 0x4000, std::vector<u8>(0x4000));
@@ -784,6 +786,70 @@ TEST_F(EventChannelTest, InitControlChecksThenRefuses) {
     EXPECT_EQ(init(10, 0, 0), -xen::kEOPNOTSUPP);
     EXPECT_EQ(frames.info(Mfn(10)).ref_count, 0u) << "the reference was dropped";
     test::fake_domain_mm().frames = nullptr;
+}
+
+// ---- The port tables live in each domain's private area (domain_private.hpp) ----
+
+// A fresh area is a fresh table; what the operations write lands in the area, not in pv::Domain.
+TEST_F(EventChannelTest, PortTableIsInThePrivateArea) {
+    EXPECT_EQ(alloc_unbound(v1, 2), 1);
+    EXPECT_EQ(bind_virq(v1, xen::kVirqConsole), 2);
+    const DomainPrivate& area = test::fake_domain_private(*d1);
+    EXPECT_EQ(area.ports[1].state, EvtchnState::Unbound);
+    EXPECT_EQ(area.ports[1].remote_domid, 2u);
+    EXPECT_EQ(area.ports[2].state, EvtchnState::Virq);
+    EXPECT_EQ(area.virq_port[xen::kVirqConsole], 2u);
+    EXPECT_EQ(test::fake_domain_private(*d2).ports[1].state, EvtchnState::Free) << "d2's table is its own";
+    EXPECT_EQ(test::fake_domain_private_pages_mapped(), 0u);
+}
+
+// d1 runs (its area is the window) and d2 does not (its area is reached page by page, as the
+// image's mapcache path does): binding to, sending to and closing towards d2 go through d2's
+// port page; d2 sees each step.
+TEST_F(EventChannelTest, CrossDomainOperationsReachThePeerPageByPage) {
+    const long remote = alloc_unbound(v2, d1->id);
+    ASSERT_GT(remote, 0);
+    test::fake_domain_private_paged(*d2, true);
+    const long local = bind(v1, d2->id, static_cast<u32>(remote));
+    ASSERT_GT(local, 0);
+    EXPECT_GT(test::fake_domain_private_page_maps(), 0u) << "d2's port was reached through a page mapping";
+    const EvtchnPort& peer = test::fake_domain_private(*d2).ports[remote];
+    EXPECT_EQ(peer.state, EvtchnState::Interdomain);
+    EXPECT_EQ(peer.remote_port, local);
+    acknowledge(*d2);
+    EXPECT_EQ(evtchn_send(v1, static_cast<u32>(local)), 0);
+    EXPECT_TRUE(pending(*d2, static_cast<u32>(remote)));
+    EXPECT_EQ(evtchn_close(v1, static_cast<u32>(local)), 0);
+    EXPECT_EQ(peer.state, EvtchnState::Unbound) << "the peer's end waits for a new binding";
+    EXPECT_EQ(peer.remote_domid, d1->id);
+    EXPECT_EQ(test::fake_domain_private_pages_mapped(), 0u);
+}
+
+// A global VIRQ's slot and its port are on different pages of the area: binding and closing one
+// in a domain reached page by page must still leave slot and port consistent.
+TEST_F(EventChannelTest, GlobalVirqAcrossPagesOfTheArea) {
+    test::fake_domain_private_paged(*d1, true);
+    const long port = bind_virq(v1, xen::kVirqConsole);
+    ASSERT_GT(port, 0);
+    EXPECT_EQ(bind_virq(v1, xen::kVirqConsole), -xen::kEEXIST);
+    const DomainPrivate& area = test::fake_domain_private(*d1);
+    EXPECT_EQ(area.virq_port[xen::kVirqConsole], port);
+    EXPECT_EQ(area.ports[port].virq, xen::kVirqConsole);
+    EXPECT_EQ(evtchn_close(v1, static_cast<u32>(port)), 0);
+    EXPECT_EQ(area.virq_port[xen::kVirqConsole], 0u);
+    EXPECT_EQ(area.ports[port].state, EvtchnState::Free);
+}
+
+// The timer interrupt raises VIRQ_TIMER on vCPUs of domains that may not run on that pCPU: it
+// needs nothing from their private area (the binding is in pv::Vcpu), so it maps nothing.
+TEST_F(EventChannelTest, TimerVirqNeedsNoPrivateArea) {
+    const long port = bind_virq(v1, xen::kVirqTimer);
+    ASSERT_GT(port, 0);
+    test::fake_domain_private_paged(*d1, true);
+    const unsigned maps = test::fake_domain_private_page_maps();
+    EXPECT_EQ(evtchn_send_virq(v1, xen::kVirqTimer), 0);
+    EXPECT_TRUE(pending(*d1, static_cast<u32>(port)));
+    EXPECT_EQ(test::fake_domain_private_page_maps(), maps);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "hv/pv/page_types.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_domain_mm.hpp"
+#include "support/fake_domain_private.hpp"
 #include "support/fake_event_channel.hpp"
 #include "support/fake_guest_memory.hpp"
 #include "support/guest_values.hpp"
@@ -84,6 +85,7 @@ struct GrantTableTest : ::testing::Test, test::GuestValues {
         test::fake_domain_mm() = {};
         test::fake_domain_mm().frames = &mem;
         test::fake_event_platform() = {};
+        test::reset_fake_domain_private();
         test::fake_event_platform().domains = {d1.get(), d2.get()};
         for (u64 mfn = 16; mfn < 64; ++mfn) mem.give(Mfn(mfn), 1);
         for (u64 mfn = 64; mfn < 96; ++mfn) mem.give(Mfn(mfn), 2);

@@ -21,6 +21,7 @@ struct HypercallTest : ::testing::Test {
     Domain domain{};
     void SetUp() override {
         test::init_running_domain(domain, 3);
+        test::reset_fake_domain_private();
         test::take_console_output();
     }
     long call(u64 number, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
@@ -70,7 +71,26 @@ TEST_F(HypercallTest, ConsoleLongLineIsSplit) {
     EXPECT_EQ(call(xen::kConsoleIo, xen::kConsoleIoWrite, 400, 0x1000), 0);
     const std::string out = test::take_console_output();
     EXPECT_EQ(out.substr(0, 5), "(d3) ");
-    EXPECT_LT(domain.console_length, sizeof domain.console_line);
+    const ConsoleLine& line = test::fake_domain_private(domain).console;
+    EXPECT_EQ(line.length, 400u % (sizeof line.text - 1)) << "two full lines went out, the rest waits";
+}
+
+// The console line is the guest's output: it waits in the domain's private area, not in the
+// image, and a partial line comes out before the domain's last word, also when the crash is
+// decided where the domain's area is not loaded (reached page by page).
+TEST_F(HypercallTest, PartialConsoleLineWaitsInThePrivateAreaUntilTheCrash) {
+    put_string(0x1000, "secret");
+    EXPECT_EQ(call(xen::kConsoleIo, xen::kConsoleIoWrite, 6, 0x1000), 0);
+    EXPECT_EQ(test::take_console_output(), "");
+    const ConsoleLine& line = test::fake_domain_private(domain).console;
+    EXPECT_EQ(std::string(line.text, line.length), "secret");
+    test::fake_domain_private_paged(domain, true);
+    domain_crash(domain, "test");
+    const std::string out = test::take_console_output();
+    EXPECT_EQ(out.find("(d3) secret\n"), 0u) << out;
+    EXPECT_NE(out.find("crashed: test"), std::string::npos) << out;
+    EXPECT_EQ(line.length, 0u);
+    EXPECT_GT(test::fake_domain_private_page_maps(), 0u);
 }
 
 // SCHEDOP_shutdown records the reason and stops the domain.

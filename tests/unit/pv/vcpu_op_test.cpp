@@ -15,6 +15,7 @@
 #include "hv/pv/vcpu_private.hpp"
 #include "hv/pv/xen_abi.hpp"
 #include "support/fake_domain_mm.hpp"
+#include "support/fake_domain_private.hpp"
 #include "support/fake_event_channel.hpp"
 #include "support/fake_guest_memory.hpp"
 #include "support/fake_pv_frames.hpp"
@@ -51,6 +52,7 @@ struct VcpuOpTest : ::testing::Test {
         test::fake_domain_mm() = {};
         test::fake_domain_mm().frames = &frames;
         test::fake_event_platform() = {};
+        test::reset_fake_domain_private();
         test::reset_fake_vcpu_private();
         test::fake_guest_memory().map(kArgVa, std::vector<u8>(0x1000));
         *context = xen::VcpuGuestContext{};
@@ -119,9 +121,11 @@ TEST_F(VcpuOpTest, ValidContextLoadsAndTakesTheRootReference) {
     EXPECT_EQ(v.traps[14].address, 0xdead000u);
     EXPECT_EQ(state->fxsave_area[24], 0x80) << "clean MXCSR 0x1f80";
     EXPECT_EQ(test::fake_vcpu_private_views_open(), 1u) << "the load's own view has ended";
-    const auto* copy = reinterpret_cast<const u8*>(&domain->context_buffer);
-    EXPECT_EQ(std::count(copy, copy + sizeof domain->context_buffer, 0), static_cast<long>(sizeof domain->context_buffer))
-        << "the context copy in the domain (image .bss) is cleared: the registers live only in the private page";
+    const xen::VcpuGuestContext& buffer = test::fake_domain_private(*domain).context_buffer;
+    const auto* copy = reinterpret_cast<const u8*>(&buffer);
+    EXPECT_EQ(std::count(copy, copy + sizeof buffer, 0), static_cast<long>(sizeof buffer))
+        << "the context copy in the domain's private area is cleared: the registers live only in the private page";
+    EXPECT_EQ(test::fake_domain_private_pages_mapped(), 0u);
     EXPECT_EQ(initialise(1), -xen::kEEXIST);
     EXPECT_EQ(call(xen::kVcpuOp, xen::kVcpuOpUp, 1, 0), 0);
     EXPECT_EQ(call(xen::kVcpuOp, xen::kVcpuOpIsUp, 1, 0), 1);

@@ -135,13 +135,15 @@ constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBa
 //   2    ffff820080000000    pt_window     PerVcpu    vCPU v: 16 lazily kept guest frames at + v*64K
 //   3    ffff8200c0000000    vcpu_private  PerVcpu    vCPU v: its saved guest CPU state (1 page) at + v*8K
 //   4    ffff820100000000    mapcache      PerVcpu    vCPU v: its map_domain_page slots (64 pages) at + v*256K
-//   5-   ffff820140000000    (free)
+//   5    ffff820140000000    domain_private PerDomain the domain's private state (5 pages; domain_private.hpp)
+//   6-   ffff820180000000    (free)
 inline constexpr Region kPerdomainAreas[] = {
     {"gdt_ldt", kPerdomainBase, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU GDT and LDT windows"},
     {"shared_info", kPerdomainBase + 1 * GiB, 1 * GiB, IsolationClass::PerDomain, "the domain's shared_info"},
     {"pt_window", kPerdomainBase + 2 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU page-table word window"},
     {"vcpu_private", kPerdomainBase + 3 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU saved guest CPU state"},
     {"mapcache", kPerdomainBase + 4 * GiB, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU map_domain_page slots"},
+    {"domain_private", kPerdomainBase + 5 * GiB, 1 * GiB, IsolationClass::PerDomain, "the domain's private state"},
 };
 inline constexpr u64 kVcpuGdtLdtWindow = 128 * KiB;
 inline constexpr u64 kSharedInfoVa = kPerdomainAreas[1].start;
@@ -162,6 +164,10 @@ inline constexpr u64 kVcpuMapcacheStride = kMapcacheSlots * kPageSize;
 constexpr u64 vcpu_mapcache_slot_va(unsigned vcpu_id, unsigned slot) {
     return kPerdomainAreas[4].start + vcpu_id * kVcpuMapcacheStride + slot * kPageSize;
 }
+
+// The domain's private area (pv::DomainPrivate): its pages in order, then unmapped space. The
+// same VA in every root of the domain (each vCPU's own L3 with vcpu-pt maps the same frames).
+constexpr u64 domain_private_va() { return kPerdomainAreas[5].start; }
 
 namespace layout_checks {
 constexpr bool contiguous_and_covering() {
@@ -187,6 +193,7 @@ static_assert(kMaxCpuWindows * kCpuWindowStride <= 512 * MiB);
 static_assert(kPerdomainAreas[0].start % GiB == 0 && kPerdomainAreas[1].start % GiB == 0);
 static_assert(kPerdomainAreas[2].start % GiB == 0 && (kPtWindowSlots & (kPtWindowSlots - 1)) == 0);
 static_assert(kPerdomainAreas[3].start % GiB == 0 && kPerdomainAreas[4].start % GiB == 0);
+static_assert(kPerdomainAreas[5].start % GiB == 0);
 static_assert(8 * kVcpuMapcacheStride <= 2 * MiB, "kMaxVcpus vCPUs' mapcache slots share one L1");
 static_assert(vcpu_gdt_va(0) == 0xffff820000000000, "Xen's address: a PV guest's SGDT shows it");
 }  // namespace layout_checks
