@@ -94,6 +94,7 @@ Timing bench_xen_version(u64 iterations);
 Timing bench_yield(u64 iterations);
 Timing bench_update_va_mapping(u64 iterations);
 Timing bench_mmu_update(u64 iterations);
+Timing bench_mmu_update_l4(u64 iterations);
 Timing bench_mmuext_flush(u64 iterations);
 Timing bench_syscall(u64 iterations);
 Timing bench_pf_bounce(u64 iterations);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Benchmarks of single hypercalls: the guest's own share of a hypercall loop (guest_call), the
 // null hypercall (xen_version), yield with nothing else to run, and the three memory-management
-// paths a PV kernel uses most (update_va_mapping, mmu_update on an L1 entry, mmuext_op local TLB
-// flush). [pv-abi.md §3.8-3.10, §3.12]
+// paths a PV kernel uses most (update_va_mapping, mmu_update on an L1 and on an L4 entry,
+// mmuext_op local TLB flush). [pv-abi.md §3.8-3.10, §3.12]
 #include "bench.hpp"
 
 extern "C" void bench_null_stub();
@@ -64,6 +64,30 @@ Timing bench_mmu_update(u64 iterations) {
     const u64 request = reinterpret_cast<u64>(&update);
     return time_calls("mmu_update", "mmu_update(L1 entry)", iterations,
                       [=] { return fast_hypercall<xen::kMmuUpdate>(request, 1, 0, xen::kDomidSelf); });
+}
+
+// mmu_update(MMU_NORMAL_PT_UPDATE) of an unused entry of the running kernel L4, alternately set
+// to the L3 that maps the scratch page (a second reference to it) and cleared: the path a kernel
+// takes when it fills or empties a top-level slot, and with asi vcpu-pt the one that updates the
+// vCPU's shadow roots entry by entry. One operation is one entry update, set or clear.
+Timing bench_mmu_update_l4(u64 iterations) {
+    const u64 l4_va = start_info->pt_base;  // VA == PFN << 12, like every bootstrap table
+    const auto* l4 = reinterpret_cast<const volatile u64*>(l4_va);
+    const unsigned used = (reinterpret_cast<u64>(scratch_page) >> 39) & 511;
+    unsigned slot = used + 1;
+    while (slot < 256 && l4[slot] != 0) ++slot;  // guest slots only: 256-271 are the hypervisor's
+    if (slot >= 256) return report_error("mmu_update_l4", "find an unused L4 slot", -1);
+    const u64 entry_maddr = maddr_of(reinterpret_cast<const void*>(l4_va)) + slot * 8;
+    const xen::MmuUpdate updates[2] = {{entry_maddr | xen::kMmuNormalPtUpdate, l4[used]},
+                                       {entry_maddr | xen::kMmuNormalPtUpdate, 0}};
+    unsigned next = 0;
+    const Timing timing = time_calls("mmu_update_l4", "mmu_update(L4 entry)", iterations, [&] {
+        const u64 request = reinterpret_cast<u64>(&updates[next]);
+        next ^= 1;
+        return fast_hypercall<xen::kMmuUpdate>(request, 1, 0, xen::kDomidSelf);
+    });
+    fast_hypercall<xen::kMmuUpdate>(reinterpret_cast<u64>(&updates[1]), 1, 0, xen::kDomidSelf);  // leave it empty
+    return timing;
 }
 
 // mmuext_op(MMUEXT_TLB_FLUSH_LOCAL): a full flush of this vCPU's TLB.

@@ -19,6 +19,7 @@ constexpr Benchmark kBenchmarks[] = {
     {"xen_version", bench_xen_version},
     {"update_va_mapping", bench_update_va_mapping},
     {"mmu_update", bench_mmu_update},
+    {"mmu_update_l4", bench_mmu_update_l4},
     {"mmuext_flush", bench_mmuext_flush},
     {"syscall", bench_syscall},
     {"pf_bounce", bench_pf_bounce},

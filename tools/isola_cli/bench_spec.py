@@ -44,6 +44,7 @@ BENCHMARKS = (
     Benchmark("xen_version", "null hypercall: xen_version(XENVER_version)"),
     Benchmark("update_va_mapping", "update_va_mapping, same L1 entry, UVMF_INVLPG"),
     Benchmark("mmu_update", "mmu_update of one L1 entry (same value)"),
+    Benchmark("mmu_update_l4", "mmu_update of an unused L4 entry, alternately an L3 and empty"),
     Benchmark("mmuext_flush", "mmuext_op(MMUEXT_TLB_FLUSH_LOCAL)"),
     Benchmark("syscall", "user SYSCALL -> syscall callback -> iret hypercall to user"),
     Benchmark("pf_bounce", "kernel #PF bounced to the guest handler, iret back"),

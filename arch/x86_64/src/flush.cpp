@@ -88,7 +88,12 @@ void flush_domain(pv::Domain& domain, u32 flags, u64 va, u64 vcpu_mask) {
         if (loaded != nullptr) views[cpu] = sched::LoadedView{loaded->domain->id, static_cast<u8>(loaded->id)};
     }
     const u32 targets = sched::flush_targets(views, cpus, domain.id, vcpu_mask);
-    if ((targets >> self) & 1) flush_local(self, flags, va, nullptr);
+    // Here the loaded vCPU is the caller, whose shadows asi_l4_entry_written already updated
+    // entry by entry (nobody else copies them while it is loaded here), so a root resync would
+    // only re-copy what they hold: the L4 update costs no shadow copy on the caller's pCPU. Other
+    // pCPUs still get it: one of them may have been copying a shadow from the L4 while the entry
+    // was written (sync_shadow sets asi_synced only after its copy).
+    if ((targets >> self) & 1) flush_local(self, flags & ~u32{sched::kFlushRootResync}, va, nullptr);
     const u32 remote = targets & ~(1u << self);
     if (remote != 0) send_and_wait(remote, flags, va);
 }

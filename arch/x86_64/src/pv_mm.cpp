@@ -151,8 +151,8 @@ void invalidate_guest_page(Vcpu& vcpu, u64 va) { arch::flush_domain(*vcpu.domain
 
 void flush_guest_tlb_mask(Vcpu& vcpu, u32 flags, u64 va, u64 vcpu_mask, bool local_only) {
     if (!local_only) return arch::flush_domain(*vcpu.domain, flags, va, vcpu_mask);
-    // This pCPU has the caller's tables loaded (it runs it).
-    if ((flags & sched::kFlushRootResync) != 0) arch::resync_loaded_root(arch::current_cpu_index());
+    // This pCPU has the caller's tables loaded (it runs it); its shadows already follow every L4
+    // write, so no resync (flush_domain says why).
     if ((flags & (sched::kFlushTlb | sched::kFlushTlbGlobal)) != 0) arch::flush_tlb_all();
     else if ((flags & sched::kFlushVa) != 0) arch::invalidate_page(va);
 }
