@@ -8,6 +8,7 @@
 #include "hv/mm/level.hpp"
 #include "hv/pv/domain.hpp"
 #include "hv/pv/domain_mm.hpp"
+#include "hv/pv/domain_private.hpp"
 #include "hv/pv/page_types.hpp"
 #include "grant_table_internal.hpp"
 
@@ -190,10 +191,10 @@ i16 own_domain(Vcpu& vcpu, u16 dom, Domain*& domain) {
 
 // A free maptrack entry, searched round robin from where the last search ended (Xen hands out
 // handles in order and reuses freed ones late, too). False when all are in use.
-bool free_handle(GrantTable& table, u32& handle) {
+bool free_handle(GrantTable& table, DomainPrivateView& area, u32& handle) {
     for (u32 i = 0; i < kMaptrackEntries; ++i) {
         const u32 candidate = (table.next_handle + i) % kMaptrackEntries;
-        if (table.maptrack[candidate].flags == 0) {
+        if (area.maptrack(candidate).flags == 0) {
             handle = candidate;
             table.next_handle = (candidate + 1) % kMaptrackEntries;
             return true;
@@ -344,9 +345,7 @@ void grant_table_init(Domain& domain, const Mfn (&frames)[kGrantFrames], const M
     GrantTable& table = domain.grants;
     // Field by field: a GrantTable{} temporary would not fit on a hypervisor stack.
     table.nr_frames = table.nr_status_frames = 0;
-    table.next_handle = 0;
-    for (ActiveGrant& active : table.active) active = ActiveGrant{};
-    for (GrantMapping& mapping : table.maptrack) mapping = GrantMapping{};
+    table.next_handle = 0;  // pins and maptrack: in the private area, zeroed when it was created
     table.version = 1;
     for (unsigned i = 0; i < kGrantFrames; ++i) table.frames[i] = frames[i];
     for (unsigned i = 0; i < kGrantStatusFrames; ++i) table.status_frames[i] = status[i];
@@ -364,12 +363,14 @@ i16 grant_map(Vcpu& vcpu, xen::GnttabMapGrantRef& op) {
     Domain* granter = find_domain(op.dom);  // an id: DOMID_SELF is not one (Xen: bad_domain)
     if (granter == nullptr && op.dom != kGrantStandInDomain) return xen::kGntstBadDomain;
     u32 handle = 0;
-    if (!free_handle(self.grants, handle)) return xen::kGntstNoDeviceSpace;
+    DomainPrivateView mine(vcpu);
+    if (!free_handle(self.grants, mine, handle)) return xen::kGntstNoDeviceSpace;
     if (granter == nullptr) return op.ref >= kStandInEntries ? xen::kGntstBadGntref : xen::kGntstGeneralError;
     GrantTable& table = granter->grants;
     if (op.ref >= entry_count(table)) return xen::kGntstBadGntref;
 
-    ActiveGrant& active = table.active[op.ref];
+    DomainPrivateView theirs(*granter);  // the same area for our own grants
+    ActiveGrant& active = theirs.grant_active(op.ref);
     const bool readonly = (op.flags & xen::kGnttabMapReadonly) != 0;
     const bool unpinned = active.pin == 0;
     if (!unpinned && (active.domid != self.id || (active.pin & kPinOverflowMask) != 0)) return xen::kGntstGeneralError;
@@ -390,7 +391,7 @@ i16 grant_map(Vcpu& vcpu, xen::GnttabMapGrantRef& op) {
         active.domid = self.id;
     }
     active.pin += pin_increment(op.flags);
-    self.grants.maptrack[handle] = GrantMapping{op.ref, static_cast<u16>(op.flags & kKeptMapFlags), granter->id};
+    mine.maptrack(handle) = GrantMapping{op.ref, static_cast<u16>(op.flags & kKeptMapFlags), granter->id};
     op.handle = handle;
     op.dev_bus_addr = mfn.maddr().raw();
     return xen::kGntstOkay;
@@ -398,7 +399,8 @@ i16 grant_map(Vcpu& vcpu, xen::GnttabMapGrantRef& op) {
 
 Domain* grant_handle_domain(Vcpu& vcpu, u32 handle) {
     if (handle >= kMaptrackEntries) return vcpu.domain;
-    const GrantMapping& mapping = vcpu.domain->grants.maptrack[handle];
+    DomainPrivateView mine(vcpu);
+    const GrantMapping& mapping = mine.maptrack(handle);
     if (__atomic_load_n(&mapping.flags, __ATOMIC_RELAXED) == 0) return vcpu.domain;
     Domain* granter = find_domain(__atomic_load_n(&mapping.domid, __ATOMIC_RELAXED));
     return granter != nullptr ? granter : vcpu.domain;
@@ -411,12 +413,15 @@ Domain* grant_handle_domain(Vcpu& vcpu, u32 handle) {
 // could still write a frame the granter may make a page table next.
 i16 grant_unmap(Vcpu& vcpu, u64 host_addr, u64 dev_bus_addr, u64 new_addr, u32 handle) {
     Domain& self = *vcpu.domain;
-    if (handle >= kMaptrackEntries || self.grants.maptrack[handle].flags == 0) return xen::kGntstBadHandle;
-    GrantMapping& mapping = self.grants.maptrack[handle];
+    if (handle >= kMaptrackEntries) return xen::kGntstBadHandle;
+    DomainPrivateView mine(vcpu);
+    GrantMapping& mapping = mine.maptrack(handle);
+    if (mapping.flags == 0) return xen::kGntstBadHandle;
     Domain* granter = find_domain(mapping.domid);
     HV_CHECK(granter != nullptr && mapping.ref < entry_count(granter->grants));  // domains never go away
     GrantTable& table = granter->grants;
-    ActiveGrant& active = table.active[mapping.ref];
+    DomainPrivateView theirs(*granter);
+    ActiveGrant& active = theirs.grant_active(mapping.ref);
     const Mfn mfn(active.mfn);
     const bool readonly = (mapping.flags & xen::kGnttabMapReadonly) != 0;
     const bool device = (mapping.flags & xen::kGnttabMapDeviceMap) != 0;
@@ -494,8 +499,11 @@ long grant_set_version(Vcpu& vcpu, u32 version) {
     GrantTable& table = self.grants;
     if (version != 1 && version != 2) return -xen::kEINVAL;
     if (version == table.version) return 0;
-    for (u32 ref = xen::kGnttabReservedEntries; ref < entry_count(table); ++ref)
-        if (table.active[ref].pin != 0) return -xen::kEBUSY;
+    {
+        DomainPrivateView area(vcpu);
+        for (u32 ref = xen::kGnttabReservedEntries; ref < entry_count(table); ++ref)
+            if (area.grant_active(ref).pin != 0) return -xen::kEBUSY;
+    }
 
     xen::GrantEntryV1 reserved[xen::kGnttabReservedEntries] = {};
     for (u32 ref = 0; ref < xen::kGnttabReservedEntries; ++ref) {
@@ -546,7 +554,10 @@ i16 grant_swap(Vcpu& vcpu, u32 ref_a, u32 ref_b) {
     GrantTable& table = vcpu.domain->grants;
     if (ref_a >= entry_count(table) || ref_b >= entry_count(table)) return xen::kGntstBadGntref;
     if (ref_a == ref_b) return xen::kGntstOkay;
-    if (table.active[ref_a].pin != 0 || table.active[ref_b].pin != 0) return xen::kGntstEagain;
+    {
+        DomainPrivateView area(vcpu);
+        if (area.grant_active(ref_a).pin != 0 || area.grant_active(ref_b).pin != 0) return xen::kGntstEagain;
+    }
     const auto swap_word = [](Slot a, Slot b) {
         const u64 word_a = read_frame_word(a.frame, a.index);
         write_frame_word(a.frame, a.index, read_frame_word(b.frame, b.index));
@@ -588,8 +599,9 @@ long grant_cache_flush(Vcpu& vcpu, const xen::GnttabCacheFlush& op, u32 cur_ref)
 
 bool grant_frame_mapped_by(const Domain& granter, Mfn mfn, u16 mapper) {
     const GrantTable& table = granter.grants;
+    DomainPrivateView area(granter);
     for (u32 ref = 0; ref < entry_count(table); ++ref) {
-        const ActiveGrant& active = table.active[ref];
+        const ActiveGrant& active = area.grant_active(ref);
         if (active.pin != 0 && active.domid == mapper && active.mfn == mfn.raw()) return true;
     }
     return false;
@@ -600,7 +612,8 @@ bool grant_frame_mapped_by(const Domain& granter, Mfn mfn, u16 mapper) {
 i16 grant_pin_for_copy(Domain& granter, u16 mapper, u32 ref, bool readonly, Mfn& mfn, bool& unpinned) {
     GrantTable& table = granter.grants;
     if (ref >= entry_count(table)) return xen::kGntstBadGntref;
-    ActiveGrant& active = table.active[ref];
+    DomainPrivateView area(granter);
+    ActiveGrant& active = area.grant_active(ref);
     unpinned = active.pin == 0;
     if (!unpinned && (active.domid != mapper || (active.pin & kPinOverflowMask) != 0)) return xen::kGntstGeneralError;
     u64 frame = active.mfn;
@@ -619,7 +632,8 @@ i16 grant_pin_for_copy(Domain& granter, u16 mapper, u32 ref, bool readonly, Mfn&
 }
 
 void grant_unpin_for_copy(Domain& granter, u32 ref, bool readonly) {
-    ActiveGrant& active = granter.grants.active[ref];
+    DomainPrivateView area(granter);
+    ActiveGrant& active = area.grant_active(ref);
     active.pin -= readonly ? kPinHostRead : kPinHostWrite;
     drop_access(granter.grants, ref, active.pin, readonly);
 }

@@ -112,6 +112,9 @@ struct GrantMapping {
     u16 domid;  // the granting domain
 };
 
+// The table's bookkeeping, in pv::Domain. Its pins (ActiveGrant, by ref) and maptrack
+// (GrantMapping, by handle) say which grants the guest mapped from whom and handed to whom: they
+// are in the domain's private area (domain_private.hpp), not in the image.
 struct GrantTable {
     u8 version;  // 1 or 2 (0: not built)
     u8 nr_frames;
@@ -120,8 +123,6 @@ struct GrantTable {
     u32 next_handle;  // where the search for a free maptrack entry starts (round robin, as Xen)
     Mfn frames[kGrantFrames];
     Mfn status_frames[kGrantStatusFrames];
-    ActiveGrant active[kMaxGrantEntries];
-    GrantMapping maptrack[kMaptrackEntries];
 };
 
 // Builder: takes the frames (owner Hypervisor / PerDomain / domain id, from the domain pool),

@@ -47,7 +47,7 @@ TEST_F(GrantCopyTest, CopiesBothWays) {
         EXPECT_EQ(types(mfn), 0u) << mfn;
     }
     EXPECT_EQ(static_cast<u16>(d2_v1(8)), kPermit);
-    EXPECT_EQ(d2->grants.active[8].pin, 0u);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[8].pin, 0u);
 }
 
 // Xen's statuses, in its order: domains (bad_domain, then a frame of another domain:
@@ -74,7 +74,7 @@ TEST_F(GrantCopyTest, Errors) {
         EXPECT_EQ(refs(mfn), 0u) << mfn;
         EXPECT_EQ(types(mfn), 0u) << mfn;
     }
-    for (u32 ref = 8; ref <= 10; ++ref) EXPECT_EQ(d2->grants.active[ref].pin, 0u) << ref;
+    for (u32 ref = 8; ref <= 10; ++ref) EXPECT_EQ(test::fake_domain_private(*d2).grant_active[ref].pin, 0u) << ref;
     EXPECT_EQ(static_cast<u16>(d2_v1(8)), kPermit);
     EXPECT_EQ(static_cast<u16>(d2_v1(9)), kPermit | xen::kGtfReadonly);
 }
@@ -85,7 +85,7 @@ TEST_F(GrantCopyTest, CopyIntoAMappedGrant) {
     const Mapped m = map(kVaEmpty, kHost | kRo, 8, 2);
     ASSERT_EQ(m.status, xen::kGntstOkay);
     EXPECT_EQ(grant_copy(vcpu, copy_op(8, 2, 0, kGranted, xen::kDomidSelf, 0, 8, kSrcGref)), xen::kGntstOkay);
-    EXPECT_EQ(d2->grants.active[8].pin, kPinHostRead);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[8].pin, kPinHostRead);
     EXPECT_EQ(static_cast<u16>(d2_v1(8)), kPermit | xen::kGtfReadonly | kReading);
     EXPECT_EQ(refs(kD2Frame), 1u);
     EXPECT_EQ(unmap(kVaEmpty, m.handle), xen::kGntstOkay);

@@ -36,10 +36,10 @@ TEST_F(GrantForeignTest, RwHostMapOfAnotherDomainsFrame) {
     EXPECT_EQ(types(kD2Frame), 1u);
     EXPECT_EQ(refs(old_frame), 0u);
     EXPECT_EQ(static_cast<u16>(d2_v1(8)), kPermit | kReading | kWriting);
-    EXPECT_EQ(d2->grants.active[8].pin, kPinHostWrite);
-    EXPECT_EQ(d2->grants.active[8].domid, 1);
-    EXPECT_EQ(table().active[8].pin, 0u);
-    EXPECT_EQ(table().maptrack[m.handle].domid, 2);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[8].pin, kPinHostWrite);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[8].domid, 1);
+    EXPECT_EQ(area().grant_active[8].pin, 0u);
+    EXPECT_EQ(area().maptrack[m.handle].domid, 2);
     EXPECT_EQ(grant_handle_domain(vcpu, m.handle), d2.get());
     EXPECT_TRUE(grant_frame_mapped_by(*d2, Mfn(kD2Frame), 1));
     EXPECT_FALSE(grant_frame_mapped_by(*d2, Mfn(kD2Frame), 3));
@@ -55,7 +55,7 @@ TEST_F(GrantForeignTest, RwHostMapOfAnotherDomainsFrame) {
     EXPECT_EQ(refs(kD2Frame), 0u);
     EXPECT_EQ(types(kD2Frame), 0u);
     EXPECT_EQ(static_cast<u16>(d2_v1(8)), kPermit);
-    EXPECT_EQ(d2->grants.active[8].pin, 0u);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[8].pin, 0u);
     EXPECT_FALSE(grant_frame_mapped_by(*d2, Mfn(kD2Frame), 1));
     EXPECT_EQ(unmap(kVaMapped, m.handle), xen::kGntstBadHandle);  // double unmap
     EXPECT_TRUE(d2_engine.pin(Mfn(kD2Frame), PageType::L1).ok());
@@ -80,7 +80,7 @@ TEST_F(GrantForeignTest, ReadOnlyAndDeviceParts) {
     ASSERT_EQ(both.status, xen::kGntstOkay);
     EXPECT_EQ(refs(kD2Frame2), 2u);
     EXPECT_EQ(types(kD2Frame2), 2u);
-    EXPECT_EQ(d2->grants.active[9].pin, kPinHostWrite | kPinDeviceWrite);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[9].pin, kPinHostWrite | kPinDeviceWrite);
     EXPECT_EQ(unmap(kVaEmpty2, both.handle, Mfn(kD2Frame).maddr().raw()), xen::kGntstBadDevAddr);
     EXPECT_EQ(unmap(kVaEmpty2, both.handle), xen::kGntstOkay);  // host part only
     EXPECT_EQ(refs(kD2Frame2), 1u);
@@ -113,9 +113,9 @@ TEST_F(GrantForeignTest, HostileMaps) {
     EXPECT_EQ(types(kD2Frame), 0u);
     EXPECT_EQ(l1e(kVaEmpty), 0u);
 
-    d2->grants.active[11] = ActiveGrant{kPinHostRead, 3, 0, kD2Frame};  // pinned by d3
+    test::fake_domain_private(*d2).grant_active[11] = ActiveGrant{kPinHostRead, 3, 0, kD2Frame};  // pinned by d3
     EXPECT_EQ(map(kVaEmpty, kHost | kRo, 11, 2).status, xen::kGntstGeneralError);
-    d2->grants.active[11] = ActiveGrant{};
+    test::fake_domain_private(*d2).grant_active[11] = ActiveGrant{};
 
     const Mapped m = map(kVaEmpty, kHost, 11, 2);
     ASSERT_EQ(m.status, xen::kGntstOkay);
@@ -150,7 +150,7 @@ TEST_F(GrantForeignTest, GranterCannotRevokeWhileMapped) {
     EXPECT_EQ(unmap(kVaEmpty2, again.handle), xen::kGntstOkay);
     EXPECT_EQ(unmap(kVaEmpty, m.handle), xen::kGntstOkay);
     EXPECT_EQ(refs(kD2Frame), 0u);
-    EXPECT_EQ(d2->grants.active[8].pin, 0u);
+    EXPECT_EQ(test::fake_domain_private(*d2).grant_active[8].pin, 0u);
     EXPECT_EQ(grant_set_version(granter, 2), 0);
 }
 
@@ -231,6 +231,29 @@ TEST_F(GrantForeignTest, HypercallLocksBothDomains) {
     d1->mm_lock.unlock();
     d2->mm_lock.lock();
     d2->mm_lock.unlock();
+}
+
+// The granter's pins are in its private area (domain_private.hpp); when the granter does not run
+// here (its area reached page by page, as through the image's mapcache) a map, the audit's
+// lookup and the unmap still find and update them, and leave no page mapped.
+TEST_F(GrantForeignTest, GranterPinsReachedPageByPage) {
+    d2_grant(*this, 8, kD2Frame);
+    d2_grant(*this, 300, kD2Frame2);  // another page of d2's pins
+    test::fake_domain_private_paged(*d2, true);
+    const Mapped a = map(kVaMapped, kHost, 8, 2);
+    ASSERT_EQ(a.status, xen::kGntstOkay);
+    const Mapped b = map(kVaEmpty, kHost | kRo, 300, 2);
+    ASSERT_EQ(b.status, xen::kGntstOkay);
+    EXPECT_GT(test::fake_domain_private_page_maps(), 0u);
+    const DomainPrivate& granter = test::fake_domain_private(*d2);
+    EXPECT_EQ(granter.grant_active[8].pin, kPinHostWrite);
+    EXPECT_EQ(granter.grant_active[300].pin, kPinHostRead);
+    EXPECT_TRUE(grant_frame_mapped_by(*d2, Mfn(kD2Frame2), 1)) << "found across pages";
+    EXPECT_EQ(unmap(kVaMapped, a.handle), xen::kGntstOkay);
+    EXPECT_EQ(unmap(kVaEmpty, b.handle), xen::kGntstOkay);
+    EXPECT_EQ(granter.grant_active[8].pin, 0u);
+    EXPECT_EQ(granter.grant_active[300].pin, 0u);
+    EXPECT_EQ(test::fake_domain_private_pages_mapped(), 0u);
 }
 
 }  // namespace

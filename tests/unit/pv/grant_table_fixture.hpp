@@ -127,6 +127,7 @@ struct GrantTableTest : ::testing::Test, test::GuestValues {
     u32 types(u64 mfn) { return type_count(info(mfn)); }
     PageType type(u64 mfn) { return current_type(info(mfn)); }
     GrantTable& table() { return d1->grants; }
+    DomainPrivate& area() { return test::fake_domain_private(*d1); }  // d1's pins and maptrack
 
     // v1 entry `ref` of d1 (and of d2).
     u64& v1(u32 ref) { return at(kGrantFrame0 + ref / 512, ref % 512); }

@@ -81,7 +81,7 @@ TEST_F(GrantTableTest, RwHostMapTakesOneWritableRefAndUnmapDropsIt) {
     EXPECT_EQ(refs(old_frame), 0u);
     EXPECT_EQ(types(old_frame), 0u);
     EXPECT_EQ(flags(8), kPermit | kReading | kWriting);
-    EXPECT_EQ(table().active[8].pin, kPinHostWrite);
+    EXPECT_EQ(area().grant_active[8].pin, kPinHostWrite);
 
     PageTypeEngine engine = domain_engine(*d1);
     EXPECT_FALSE(engine.pin(Mfn(kGranted), PageType::L1).ok());  // mapped writable: xsa-224's check
@@ -91,8 +91,8 @@ TEST_F(GrantTableTest, RwHostMapTakesOneWritableRefAndUnmapDropsIt) {
     EXPECT_EQ(refs(kGranted), 0u);
     EXPECT_EQ(types(kGranted), 0u);
     EXPECT_EQ(flags(8), kPermit);
-    EXPECT_EQ(table().active[8].pin, 0u);
-    EXPECT_EQ(table().maptrack[m.handle].flags, 0);
+    EXPECT_EQ(area().grant_active[8].pin, 0u);
+    EXPECT_EQ(area().maptrack[m.handle].flags, 0);
     EXPECT_EQ(unmap(kVaMapped, m.handle), xen::kGntstBadHandle);
     EXPECT_TRUE(engine.pin(Mfn(kGranted), PageType::L1).ok());
     EXPECT_GE(test::fake_domain_mm().full_flushes, 0u);
@@ -126,7 +126,7 @@ TEST_F(GrantTableTest, RwMapOfPageTableRefused) {
     EXPECT_EQ(flags(8), kPermit);
     EXPECT_EQ(refs(kGranted), 1u);
     EXPECT_EQ(l1e(kVaEmpty), 0u);
-    EXPECT_EQ(table().active[8].pin, 0u);
+    EXPECT_EQ(area().grant_active[8].pin, 0u);
 }
 
 // Host + device, RW: two writable references; each unmap part drops exactly one (xsa-224).
@@ -136,12 +136,12 @@ TEST_F(GrantTableTest, HostPlusDeviceTakeTwoWritableRefs) {
     ASSERT_EQ(m.status, xen::kGntstOkay);
     EXPECT_EQ(refs(kGranted), 2u);
     EXPECT_EQ(types(kGranted), 2u);
-    EXPECT_EQ(table().active[8].pin, kPinHostWrite | kPinDeviceWrite);
+    EXPECT_EQ(area().grant_active[8].pin, kPinHostWrite | kPinDeviceWrite);
     EXPECT_EQ(unmap(kVaEmpty, m.handle), xen::kGntstOkay);  // host part only
     EXPECT_EQ(refs(kGranted), 1u);
     EXPECT_EQ(types(kGranted), 1u);
     EXPECT_EQ(flags(8), kPermit | kReading | kWriting);
-    EXPECT_EQ(table().maptrack[m.handle].flags, kDevice);
+    EXPECT_EQ(area().maptrack[m.handle].flags, kDevice);
     EXPECT_EQ(unmap(kVaEmpty, m.handle), xen::kGntstOkay);  // nothing left to do there
     EXPECT_EQ(refs(kGranted), 1u);
     EXPECT_EQ(unmap(0, m.handle, Mfn(kGranted2).maddr().raw()), xen::kGntstBadDevAddr);
@@ -242,7 +242,7 @@ TEST_F(GrantTableTest, UnmapAndReplaceFailures) {
     EXPECT_EQ(grant_unmap(vcpu, kVaEmpty, 0, kVaEmpty, m.handle), xen::kGntstGeneralError);
     EXPECT_EQ(l1e(kVaEmpty), 0u);
     EXPECT_EQ(refs(kGranted), 0u);
-    EXPECT_EQ(table().maptrack[m.handle].flags, kHost);
+    EXPECT_EQ(area().maptrack[m.handle].flags, kHost);
 
     const Mapped by_pte = map(pte_maddr(kVaEmpty2), kHost | kPte, 8);
     ASSERT_EQ(by_pte.status, xen::kGntstOkay);
@@ -295,7 +295,7 @@ TEST_F(GrantTableTest, HostileHostAddresses) {
     EXPECT_EQ(flags(8), kPermit);
     EXPECT_EQ(refs(kGranted), 0u);
     EXPECT_EQ(types(kGranted), 0u);
-    EXPECT_EQ(table().active[8].pin, 0u);
+    EXPECT_EQ(area().grant_active[8].pin, 0u);
 }
 
 // --- map errors, in Xen's order -----------------------------------------------------------------
@@ -329,7 +329,7 @@ TEST_F(GrantTableTest, MapErrors) {
     }
     EXPECT_EQ(l1e(kVaEmpty), 0u);
     EXPECT_EQ(refs(kGranted), 0u);
-    for (const GrantMapping& mapping : table().maptrack) EXPECT_EQ(mapping.flags, 0);
+    for (const GrantMapping& mapping : area().maptrack) EXPECT_EQ(mapping.flags, 0);
 }
 
 // A grant of our own shared grant frame maps like any frame (Xen: owned by the domain).
@@ -749,7 +749,7 @@ TEST_F(GrantTableTest, MapBatchHypercall) {
     // unmap_and_replace through the hypercall (new_addr 0: a plain host unmap).
     u32 handle = kMaptrackEntries;
     for (u32 i = 0; i < kMaptrackEntries; ++i)
-        if (table().maptrack[i].flags != 0) handle = i;
+        if (area().maptrack[i].flags != 0) handle = i;
     put(kList, xen::GnttabUnmapAndReplace{kVaEmpty, 0, handle, 0x7777});
     EXPECT_EQ(call(xen::kGnttabOpUnmapAndReplace, kList, 1), 0);
     EXPECT_EQ(get<xen::GnttabUnmapAndReplace>(kList).status, xen::kGntstOkay);
@@ -789,7 +789,7 @@ TEST_F(GrantTableTest, RandomizedReferencesStayExact) {
             }
             case 2: {  // unmap a random handle, sometimes at the wrong place
                 const u32 handle = pick(16);
-                const GrantMapping& mapping = table().maptrack[handle];
+                const GrantMapping& mapping = area().maptrack[handle];
                 const u64 va = slot_va(pick(6));
                 const u64 host = mapping.flags & kPte ? pte_maddr(va) : va;
                 const u64 dev = pick(2) ? Mfn(frames[pick(3)]).maddr().raw() : 0;
@@ -816,7 +816,7 @@ TEST_F(GrantTableTest, RandomizedReferencesStayExact) {
             if (entry & kRw) ++want_types[mfn];
         }
         u32 pins[3] = {};
-        for (const GrantMapping& mapping : table().maptrack) {
+        for (const GrantMapping& mapping : area().maptrack) {
             if (mapping.flags == 0) continue;
             const u32 index = mapping.ref - 8;
             pins[index] += pin_increment_for_test(mapping.flags);
@@ -828,7 +828,7 @@ TEST_F(GrantTableTest, RandomizedReferencesStayExact) {
         for (u32 i = 0; i < 3; ++i) {
             ASSERT_EQ(refs(frames[i]), want_refs[frames[i]]) << "step " << step << " frame " << i;
             ASSERT_EQ(types(frames[i]), want_types[frames[i]]) << "step " << step << " frame " << i;
-            ASSERT_EQ(table().active[8 + i].pin, pins[i]) << "step " << step;
+            ASSERT_EQ(area().grant_active[8 + i].pin, pins[i]) << "step " << step;
             const u16 access = flags(8 + i) & (kReading | kWriting);
             const u16 want = (pins[i] != 0 ? kReading : 0) | ((pins[i] & kPinWriteMask) != 0 ? kWriting : 0);
             ASSERT_EQ(access, want) << "step " << step << " entry " << i;

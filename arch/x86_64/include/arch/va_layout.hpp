@@ -135,7 +135,7 @@ constexpr u64 mapcache_slot_va(unsigned cpu, unsigned slot) { return kMapcacheBa
 //   2    ffff820080000000    pt_window     PerVcpu    vCPU v: 16 lazily kept guest frames at + v*64K
 //   3    ffff8200c0000000    vcpu_private  PerVcpu    vCPU v: its saved guest CPU state (1 page) at + v*8K
 //   4    ffff820100000000    mapcache      PerVcpu    vCPU v: its map_domain_page slots (64 pages) at + v*256K
-//   5    ffff820140000000    domain_private PerDomain the domain's private state (5 pages; domain_private.hpp)
+//   5    ffff820140000000    domain_private PerDomain the domain's private state (13 pages; domain_private.hpp)
 //   6-   ffff820180000000    (free)
 inline constexpr Region kPerdomainAreas[] = {
     {"gdt_ldt", kPerdomainBase, 1 * GiB, IsolationClass::PerVcpu, "per-vCPU GDT and LDT windows"},
