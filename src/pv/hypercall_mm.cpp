@@ -257,7 +257,7 @@ long mmuext_op(Vcpu& vcpu, const HypercallArgs& args) {
 long update_va_mapping(Vcpu& vcpu, const HypercallArgs& args) {
     const u64 va = args.arg[0], value = args.arg[1], flags = args.arg[2];
     if (!guest_range_ok(va, 1)) return -xen::kEINVAL;
-    PageTypeEngine engine = domain_engine(*vcpu.domain);
+    PageTypeEngine engine = vcpu_engine(vcpu);
     const long result = to_errno(engine.update_va_mapping(Maddr(vcpu.kernel_cr3).mfn(), Vaddr(va), value));
     if (result != 0) return result;  // flush only after success (xsa-279)
     // Which vCPUs: UVMF_LOCAL (this pCPU), UVMF_ALL, or else the rest of `flags` is the address

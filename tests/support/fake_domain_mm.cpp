@@ -19,6 +19,7 @@ PageTypeEngine domain_engine(Domain& domain) {
     HV_CHECK(test::fake_domain_mm().frames != nullptr);
     return PageTypeEngine(test::fake_domain_mm().frames->env(), domain.id);
 }
+PageTypeEngine vcpu_engine(Vcpu& vcpu) { return domain_engine(*vcpu.domain); }
 void flush_guest_tlb(Vcpu&) { ++test::fake_domain_mm().full_flushes; }
 void invalidate_guest_page(Vcpu&, u64 va) { test::fake_domain_mm().invalidated.push_back(va); }
 void set_guest_m2p_slot(Mfn l4, bool present) { test::fake_domain_mm().m2p_slot_writes.emplace_back(l4.raw(), present); }

@@ -111,6 +111,21 @@ bool root_loaded(void*, Mfn root) {
     return shadow_mirrors(static_cast<unsigned>(cpu), loaded, root.maddr().raw());
 }
 
+// A hypercall of `vcpu` under vcpu-pt (vcpu_engine): the loaded root shows `root`'s entries when
+// CR3 names the vCPU's own kernel shadow and that mirrors `root`. No need to find the loaded vCPU
+// first (shadow_mirrors): a shadow root is that vCPU's alone, so CR3 naming it means it is the
+// root loaded here, and its guest slots mirror asi_synced[0] by the same invariant the lookup
+// relies on (asi_roots.hpp: sync_shadow and asi_l4_entry_written keep them equal). So the
+// stack-window pCPU index and the loaded-vCPU load are work this check provably does not need.
+// A guest L4 itself is CR3 with vcpu-pt only for a vCPU without shadows (asi_root[0] == 0, never
+// a running one): that, the user shadow and any other root answer "no", which is always safe
+// (the engine then walks through mapped frames). Nothing here reads guest input unchecked: `root`
+// is the validated L4 the engine asks about.
+bool vcpu_root_loaded(void* context, Mfn root) {
+    const Vcpu& vcpu = *static_cast<const Vcpu*>(context);
+    return (arch::read_cr3() & kCr3Address) == vcpu.asi_root[0] && vcpu.asi_synced[0] == root.maddr().raw();
+}
+
 template <mm::Level kLevel>
 u64 read_linear(u64 va) {
     constexpr unsigned kSelf = arch::l4_slot_of(arch::kLinearPtBase);
@@ -129,16 +144,35 @@ u64 read_loaded_entry(void*, u64 va, mm::Level level) {
     __builtin_unreachable();
 }
 
+// The vcpu_engine's context is the vCPU: the same flush, for its domain.
+void flush_stale_vcpu(void* context, Mfn) { arch::flush_domain(*static_cast<Vcpu*>(context)->domain, sched::kFlushTlb); }
+
+// A domain without a shared per-domain L3 gives each vCPU its own (asi vcpu-pt), and with it a
+// page-table word window; a vCPU without one yet (domain build) just maps. One branch and a
+// constant environment on each side (not a select per pointer): every memory hypercall builds one.
+bool windowed(const Domain& domain) { return domain.perdomain_l3 == 0; }
+
+PageTypeEngine plain_engine(Domain& domain) {
+    return PageTypeEngine({&domain, frame, read_entry, write_entry, hypervisor_l4_entry, flush_stale, descriptors_ok,
+                           root_loaded, read_loaded_entry},
+                          domain.id);
+}
+
 }  // namespace
 
 PageTypeEngine domain_engine(Domain& domain) {
-    // A domain without a shared per-domain L3 gives each vCPU its own (asi vcpu-pt), and with it
-    // a page-table word window; a vCPU without one yet (domain build) just maps.
-    const bool windowed = domain.perdomain_l3 == 0;
-    const PageTypeEnv env{&domain,           frame,       windowed ? read_entry_windowed : read_entry,
-                          windowed ? write_entry_windowed : write_entry,
-                          hypervisor_l4_entry, flush_stale, descriptors_ok, root_loaded, read_loaded_entry};
-    return PageTypeEngine(env, domain.id);
+    if (!windowed(domain)) return plain_engine(domain);
+    return PageTypeEngine({&domain, frame, read_entry_windowed, write_entry_windowed, hypervisor_l4_entry, flush_stale,
+                           descriptors_ok, root_loaded, read_loaded_entry},
+                          domain.id);
+}
+
+PageTypeEngine vcpu_engine(Vcpu& vcpu) {
+    Domain& domain = *vcpu.domain;
+    if (!windowed(domain)) return plain_engine(domain);
+    return PageTypeEngine({&vcpu, frame, read_entry_windowed, write_entry_windowed, hypervisor_l4_entry,
+                           flush_stale_vcpu, descriptors_ok, vcpu_root_loaded, read_loaded_entry},
+                          domain.id);
 }
 
 void set_guest_m2p_slot(Mfn l4, bool present) {

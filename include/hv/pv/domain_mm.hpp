@@ -12,6 +12,10 @@ struct Domain;
 struct Vcpu;
 
 PageTypeEngine domain_engine(Domain& domain);
+// The engine for a hypercall of `vcpu` (running on this pCPU) on its own domain: domain_engine's
+// rules and frames; with asi vcpu-pt update_va_mapping's fast walk asks about `vcpu`'s own
+// shadow root directly instead of looking up the vCPU loaded here.
+PageTypeEngine vcpu_engine(Vcpu& vcpu);
 
 // TLB maintenance for the domain of `vcpu`, on every pCPU whose loaded tables belong to it (a
 // synchronous shootdown: done everywhere when the call returns). [arch/x86_64 flush.hpp]
