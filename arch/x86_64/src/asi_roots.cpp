@@ -3,6 +3,7 @@
 #include "arch/asi_roots.hpp"
 
 #include "arch/asi.hpp"
+#include "arch/cpu.hpp"
 #include "arch/mapcache.hpp"
 #include "arch/memory.hpp"
 #include "arch/pcid.hpp"
@@ -10,6 +11,7 @@
 #include "arch/pte.hpp"
 #include "arch/va_layout.hpp"
 #include "hv/core/counters.hpp"
+#include "hv/mm/linear_map.hpp"
 #include "hv/pv/domain.hpp"
 
 namespace hv::arch {
@@ -102,10 +104,19 @@ void asi_l4_entry_written(Mfn l4, unsigned index, u64 value) {
     if (domain == nullptr) return;
     // Every vCPU of the domain whose shadow mirrors this L4, loaded anywhere or not: the caller's
     // shootdown (with a root resync) then reaches the pCPUs that have them loaded.
+    // The shadow loaded here (usually the caller's kernel shadow) is written through the self-map
+    // of slot 258, which shows the loaded root's own entries: no mapcache slot, no INVLPG.
+    const u64 loaded = read_cr3() & 0x000f'ffff'ffff'f000;  // without the PCID bits
+    u64* const loaded_entry = reinterpret_cast<u64*>(mm::linear_entry_va(l4_slot_of(kLinearPtBase), mm::Level::Pml4,
+                                                                         l4_slot_base(index)));
     for (unsigned v = 0; v < domain->vcpu_count; ++v) {
         pv::Vcpu& vcpu = domain->vcpus[v];
         for (unsigned which = 0; which < 2; ++which) {
             if (vcpu.asi_root[which] == 0 || vcpu.asi_synced[which] != l4.maddr().raw()) continue;
+            if (vcpu.asi_root[which] == loaded) {
+                __atomic_store_n(loaded_entry, value, __ATOMIC_RELEASE);
+                continue;
+            }
             const MappedFrame shadow = map_domain_page(Maddr(vcpu.asi_root[which]).mfn());
             __atomic_store_n(&shadow.as<u64>()[index], value, __ATOMIC_RELEASE);
         }
