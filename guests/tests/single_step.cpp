@@ -189,20 +189,33 @@ void port_output() {
     set_iopl(0);
 }
 
-void port_output_on_io_breakpoint() {
+// An I/O breakpoint on port 0x21: DR0 = the port, DR7 = L0 with the 1-byte I/O type. Xen 4.17
+// refuses an I/O type in DR7 while CR4.DE is clear, so DE goes on first. Returns the CR4 to
+// give back to unwatch_port.
+u64 watch_port_0x21() {
     constexpr u64 kCr4De = 1u << 3, kL0 = 1, kIo1Byte0 = u64{2} << 16;
-    reset();
     u64 cr4;
-    asm volatile("movq %%cr4, %0" : "=r"(cr4));
+    asm volatile("movq %%cr4, %0" : "=r"(cr4)::"memory");
     asm volatile("movq %0, %%cr4" ::"r"(cr4 | kCr4De) : "memory");
     expect_eq("DR0 = port 0x21", set_dr(0, 0x21), 0);
     expect_eq("DR7 = L0, I/O, 1 byte", set_dr(7, kL0 | kIo1Byte0), 0);
+    return cr4;
+}
+
+// The reverse of watch_port_0x21, in reverse order: DR7 off while DE still allows its I/O type.
+void unwatch_port(u64 cr4) {
+    expect_eq("DR7 = 0", set_dr(7, 0), 0);
+    asm volatile("movq %0, %%cr4" ::"r"(cr4) : "memory");
+}
+
+void port_output_on_io_breakpoint() {
+    reset();
+    const u64 cr4 = watch_port_0x21();
     set_iopl(1);
     const Stepped s = step_out_0x21();
     expect_one_trap("out $0x21 on an I/O breakpoint", s.after_insn, kDr6Default | kDr6Bs | 1);
     set_iopl(0);
-    expect_eq("DR7 = 0", set_dr(7, 0), 0);
-    asm volatile("movq %0, %%cr4" ::"r"(cr4) : "memory");
+    unwatch_port(cr4);
 }
 
 // Three #DBs over a 3-byte REP OUTSB, each with `dr6`: two at the REP (RCX 2, 1), then after it.
@@ -229,19 +242,13 @@ void rep_outs() {
 // Without TF, a REP OUTSB to a watched port also stops after each element (Xen's rep_outs
 // breaks on a breakpoint match): a #DB with B0 per element.
 void rep_outs_on_io_breakpoint() {
-    constexpr u64 kCr4De = 1u << 3, kL0 = 1, kIo1Byte0 = u64{2} << 16;
     reset();
     static const u8 bytes[3] = {1, 2, 3};
-    u64 cr4;
-    asm volatile("movq %%cr4, %0" : "=r"(cr4));
-    asm volatile("movq %0, %%cr4" ::"r"(cr4 | kCr4De) : "memory");
-    expect_eq("DR0 = port 0x21", set_dr(0, 0x21), 0);
-    expect_eq("DR7 = L0, I/O, 1 byte", set_dr(7, kL0 | kIo1Byte0), 0);
+    const u64 cr4 = watch_port_0x21();
     set_iopl(1);
     const Stepped s = step_rep_outsb(bytes, 3, 0);
     set_iopl(0);
-    expect_eq("DR7 = 0", set_dr(7, 0), 0);
-    asm volatile("movq %0, %%cr4" ::"r"(cr4) : "memory");
+    unwatch_port(cr4);
     expect_rep_traps("REP OUTSB on an I/O breakpoint", s, kDr6Default | 1);
 }
 
