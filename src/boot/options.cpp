@@ -11,7 +11,8 @@ struct SelftestName {
 };
 constexpr SelftestName kSelftests[] = {
     {"none", Selftest::None}, {"fault-ud", Selftest::FaultUd}, {"fault-pf", Selftest::FaultPf},
-    {"stack-overflow", Selftest::StackOverflow}, {"hang", Selftest::Hang}, {"db-bad-stack", Selftest::DebugBadStack}};
+    {"stack-overflow", Selftest::StackOverflow}, {"hang", Selftest::Hang}, {"db-bad-stack", Selftest::DebugBadStack},
+    {"zero-stack", Selftest::ZeroStack}};
 
 Status parse_selftest(cmdline::Token value, void* target) {
     for (const SelftestName& entry : kSelftests) {

@@ -82,7 +82,9 @@ pv::PageTypeEnv FakePvFrames::env() {
         };
     }
     env.write_entry = [](void* self, Mfn table, unsigned index, u64 value) {
-        static_cast<FakePvFrames*>(self)->word(table, index) = value;
+        auto* frames = static_cast<FakePvFrames*>(self);
+        frames->word(table, index) = value;
+        if (frames->after_write) frames->after_write(table, index, value);
     };
     env.hypervisor_l4_entry = [](void*, Mfn l4, unsigned slot) { return hypervisor_entry(l4, slot); };
     env.flush_stale = [](void* self, Mfn frame) { static_cast<FakePvFrames*>(self)->flushes.push_back(frame); };

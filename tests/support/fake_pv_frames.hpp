@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
@@ -40,6 +41,8 @@ class FakePvFrames {
     static u64 hypervisor_entry(Mfn l4, unsigned slot);
 
     std::vector<Mfn> flushes;           // flush_stale calls, in order
+    // Called after every write_entry store, as the image's write_entry calls the ASI shadow hook.
+    std::function<void(Mfn table, unsigned index, u64 value)> after_write;
     std::set<u64> bad_descriptor_pages;  // frames descriptors_ok refuses
     bool offer_descriptor_check = true;  // false: env().descriptors_ok is nullptr
     // The "loaded" root: env() offers root_loaded/read_loaded_entry only when it is set. The

@@ -12,7 +12,7 @@ namespace hv::boot {
 // Deliberate faults and hangs, to test that every fault ends the run with a register dump and
 // that the host-side timeout ends a hung machine; DebugBadStack is the one that must survive (a
 // #DB on a bad RSP runs on its IST stack). Harmless unless asked for.
-enum class Selftest : u8 { None, FaultUd, FaultPf, StackOverflow, Hang, DebugBadStack };
+enum class Selftest : u8 { None, FaultUd, FaultPf, StackOverflow, Hang, DebugBadStack, ZeroStack };
 
 struct HvOptions {
     bool demo = false;                 // demo: print the full boot report

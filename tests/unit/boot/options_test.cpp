@@ -114,6 +114,13 @@ TEST_F(OptionsTest, SelftestDebugBadStack) {
     EXPECT_STREQ(selftest_name(Selftest::DebugBadStack), "db-bad-stack");
 }
 
+// `selftest=zero-stack` selects the check of the switch path's stack zeroing.
+TEST_F(OptionsTest, SelftestZeroStack) {
+    ASSERT_TRUE(parse("isola.bin selftest=zero-stack").ok());
+    EXPECT_EQ(options.selftest, Selftest::ZeroStack);
+    EXPECT_STREQ(selftest_name(Selftest::ZeroStack), "zero-stack");
+}
+
 // `selftest=none` undoes an earlier selftest.
 TEST_F(OptionsTest, SelftestNone) {
     ASSERT_TRUE(parse("isola.bin selftest=hang selftest=none").ok());

@@ -11,9 +11,18 @@
 // validated L4 holds the hypervisor's slots, a failed operation changed no count (and no entry
 // beyond the bits validation forces), a frame never changes type without a flush_stale for it,
 // and dropping every pin and root at the end returns every count to 0.
+//
+// It also checks the contract the ASI shadow roots rely on (asi-reference.md §8.3 properties 19
+// and 22; arch/x86_64/src/pv_mm.cpp, asi_roots.cpp): the image copies a root's guest slots once,
+// when the vCPU takes the L4 as its base pointer, and afterwards follows it only through the
+// writes the engine makes with write_entry while the frame's stored type is L4. A model shadow per
+// held root does the same, and after every step its guest slots (0-256, 272-511) must equal the
+// L4's: a change the engine made some other way, or while the stored type said otherwise, would
+// leave a vCPU running on a stale shadow.
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -34,6 +43,9 @@ constexpr u64 kBase = kP | kRw | kUs | kA | kD | (u64{7} << 9) | (u64{0x7ff} << 
 constexpr unsigned kIndices[] = {0, 1, 2, 3, 255, 256, 258, 271, 272, 511};
 
 bool hypervisor_slot(PageType type, unsigned index) { return type == PageType::L4 && index >= 256 && index < 272; }
+// The slots an ASI shadow root copies from the guest's L4 (asi_roots.cpp guest_slot): all but
+// the hypervisor's 257-271; slot 256, the read-only M2P, follows the guest's L4.
+bool shadowed_slot(unsigned index) { return index <= 256 || index >= 272; }
 Mfn target_of(u64 entry) { return Mfn((entry & kAddr) >> kPageShift); }
 
 struct Snapshot {
@@ -52,6 +64,7 @@ class World {
         mem_.set_owner(Mfn(25), mm::FrameOwner::BootModule, mm::FrameClass::Global, 0);
         mem_.bad_descriptor_pages = {5, 16};
         stale_.assign(kFrames, PageType::None);
+        mem_.after_write = [this](Mfn table, unsigned index, u64 value) { mirror_write(table, index, value); };
     }
 
     void step();
@@ -71,6 +84,8 @@ class World {
     void take_snapshot();
     void expect_unchanged();
     void check_flushes();
+    void mirror_write(Mfn table, unsigned index, u64 value);
+    void check_shadows();
     void check_table(Mfn table, std::vector<u64>& refs, std::vector<u64>& types, std::vector<u64>& writable,
                      std::vector<int>& linear);
 
@@ -78,6 +93,7 @@ class World {
     PageTypeEngine engines_[2] = {PageTypeEngine{mem_.env(), kDomains[0]}, PageTypeEngine{mem_.env(), kDomains[1]}};
     std::mt19937_64 rng_;
     std::vector<Mfn> roots_[2];        // L4 references held like NEW_BASEPTR would
+    std::vector<FrameWords> shadows_[2];  // per held root: the model of its ASI shadow root
     std::vector<Mfn> descriptors_[2];  // SegDesc references held like set_gdt would
     std::vector<PageType> stale_;      // type each frame may still be cached under, until flushed
     Snapshot before_;                  // state before the current step (reused: no allocation per step)
@@ -139,10 +155,12 @@ Status World::run_random_operation(unsigned d) {
         const usize which = pick(held.size());
         engine.put_page_and_type(held[which]);
         held.erase(held.begin() + static_cast<long>(which));
+        if (op < 93) shadows_[d].erase(shadows_[d].begin() + static_cast<long>(which));
         return Status::Ok;
     }
     const Result<void> got = engine.get_page_and_type(table, op < 93 ? PageType::L4 : PageType::SegDesc);
     if (got.ok()) held.push_back(table);
+    if (got.ok() && op < 93) shadows_[d].push_back(mem_.words(table));  // the copy at NEW_BASEPTR
     return status(got);
 }
 
@@ -174,6 +192,28 @@ void World::expect_unchanged() {
     }
 }
 
+// What the image's write_entry does after the store (pv_mm.cpp entry_written): a frame whose
+// stored type is L4 has every shadow that mirrors it updated, slot by slot.
+void World::mirror_write(Mfn table, unsigned index, u64 value) {
+    if (stored_type(mem_.info(table)) != PageType::L4 || !shadowed_slot(index)) return;
+    for (unsigned d = 0; d < 2; ++d)
+        for (usize i = 0; i < roots_[d].size(); ++i)
+            if (roots_[d][i] == table) shadows_[d][i][index] = value;
+}
+
+// Every held root's shadow still shows exactly the guest slots of its L4 (slot 256 included: the
+// read-only M2P follows the guest's L4).
+void World::check_shadows() {
+    for (unsigned d = 0; d < 2; ++d)
+        for (usize i = 0; i < roots_[d].size(); ++i) {
+            const FrameWords& l4 = mem_.words(roots_[d][i]);
+            for (unsigned slot = 0; slot < 512; ++slot)
+                if (shadowed_slot(slot))
+                    EXPECT_EQ(shadows_[d][i][slot], l4[slot])
+                        << "the shadow of root mfn " << roots_[d][i].raw() << " is stale in slot " << slot;
+        }
+}
+
 void World::step() {
     const unsigned d = static_cast<unsigned>(pick(2));
     take_snapshot();
@@ -182,6 +222,7 @@ void World::step() {
     else expect_unchanged();
     check_flushes();
     check_invariants();
+    check_shadows();
 }
 
 // Every type change of a frame was preceded by a flush of what may be cached under its old type.
@@ -290,6 +331,7 @@ void World::tear_down() {
         for (Mfn root : roots_[d]) engines_[d].put_page_and_type(root);
         for (Mfn page : descriptors_[d]) engines_[d].put_page_and_type(page);
         roots_[d].clear();
+        shadows_[d].clear();
         descriptors_[d].clear();
     }
     check_invariants();
